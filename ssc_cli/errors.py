@@ -1,0 +1,73 @@
+"""The SscError tree; the CLI maps each branch to one exit code (DESIGN.md, exit codes)."""
+
+from __future__ import annotations
+
+
+class SscError(Exception):
+    """Base of every error ssc raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(SscError):
+    """Bad usage or settings: fix the command line or the environment."""
+
+    exit_code = 2
+
+
+class QualityGateError(SscError):
+    """A quality gate blocked the run."""
+
+    exit_code = 3
+
+
+class RegistryError(SscError):
+    """A registry answered badly for one request (after retries)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry cannot be reached at all: connection refused, DNS, timeouts, 5xx after retries."""
+
+
+class HttpStatusError(RegistryError):
+    """The registry answered with an unexpected HTTP status."""
+
+    def __init__(self, message: str, *, url: str, status: int) -> None:
+        super().__init__(message, url=url)
+        self.status = status
+
+
+class PackageNotFound(RegistryError):
+    """The registry does not know this package (404)."""
+
+
+class MalformedPayload(RegistryError):
+    """The registry answered 200 with a body that does not parse or validate."""
+
+
+class PayloadTooLarge(RegistryError):
+    """A response exceeded the configured size cap."""
+
+
+class GraphUnavailable(SscError):
+    """The graph store cannot be reached or refused the write."""
+
+    exit_code = 5
+
+
+class QueueUnavailable(SscError):
+    """The Redis queue cannot be reached."""
+
+    exit_code = 5
+
+
+class LockHeld(SscError):
+    """Another run of the same job holds the lock (EX_TEMPFAIL)."""
+
+    exit_code = 75

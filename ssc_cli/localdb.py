@@ -1,0 +1,34 @@
+"""Opening local SQLite files that several ssc processes may open at the same moment."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+_WAL_ATTEMPTS = 50
+
+
+def open_wal(
+    path: Path, *, timeout: float = 30.0, check_same_thread: bool = True
+) -> sqlite3.Connection:
+    """A connection in WAL mode, autocommit, with a busy timeout.
+
+    Switching to WAL takes an exclusive lock and SQLite does not run the busy handler for it, so
+    two processes opening a new file together (`ingest` and `update` of one ecosystem hold
+    different job locks) can see "database is locked" at once: retry that briefly.
+    """
+    db = sqlite3.connect(
+        str(path), timeout=timeout, isolation_level=None, check_same_thread=check_same_thread
+    )
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                db.close()
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    return db

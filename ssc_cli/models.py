@@ -1,0 +1,227 @@
+"""Ecosystems and the records every registry client produces and every graph store writes."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from packageurl import PackageURL
+from packageurl import quote as purl_quote
+from packaging.utils import canonicalize_name
+from univers import versions as uv
+
+
+class Ecosystem(enum.StrEnum):
+    """One package registry, named as on the command line."""
+
+    PYPI = "pypi"
+    NPM = "npm"
+    MAVEN = "maven"
+    NUGET = "nuget"
+    CARGO = "cargo"
+    RUBYGEMS = "rubygems"
+
+    @classmethod
+    def parse(cls, text: str) -> Ecosystem:
+        """Accept the command-line names, the graph labels and the documented aliases."""
+        key = text.strip().lower()
+        for eco in cls:
+            if key in (eco.value, eco.label.lower(), eco.purl_type):
+                return eco
+        alias = {
+            "crates": cls.CARGO,
+            "crates.io": cls.CARGO,
+            "gem": cls.RUBYGEMS,
+            "gems": cls.RUBYGEMS,
+        }
+        if key in alias:
+            return alias[key]
+        names = ", ".join(e.value for e in cls)
+        raise ValueError(f"unknown ecosystem {text!r}; use one of {names}")
+
+    @property
+    def label(self) -> str:
+        """Neo4j label of this ecosystem's package nodes (the SecureChain node_type)."""
+        return _LABELS[self]
+
+    @property
+    def purl_type(self) -> str:
+        return _PURL_TYPES[self]
+
+    def normalize_name(self, name: str) -> str:
+        """The graph's spelling of a package name (DESIGN.md, graph contract)."""
+        name = name.strip()
+        if self is Ecosystem.PYPI:
+            return canonicalize_name(name)
+        if self in (Ecosystem.NUGET, Ecosystem.CARGO, Ecosystem.RUBYGEMS):
+            return name.lower()
+        return name  # npm as published (legacy mixed-case names exist), maven group:artifact
+
+    def purl(self, name: str, version: str | None = None) -> str:
+        """Package URL of a package, or of one of its versions."""
+        base = _package_purl(self, name)
+        # What PackageURL.to_string does with a version, without rebuilding the whole purl.
+        return f"{base}@{purl_quote(version.strip())}" if version else base
+
+    def version_key(self, version: str) -> Any:
+        """A sortable key under this ecosystem's version scheme; raises ValueError when unparseable.
+
+        univers orders its Version objects by their `value` attribute (attrs order on that one
+        field), so the value itself is the key: same order, without attrs' comparison overhead.
+        """
+        return _version_value(self, version)
+
+
+@functools.lru_cache(maxsize=262_144)
+def _package_purl(ecosystem: Ecosystem, name: str) -> str:
+    namespace: str | None = None
+    short = name
+    if ecosystem is Ecosystem.MAVEN:
+        namespace, _, short = name.partition(":")
+    elif ecosystem is Ecosystem.NPM and name.startswith("@") and "/" in name:
+        namespace, _, short = name.partition("/")
+    purl = str(PackageURL(type=ecosystem.purl_type, namespace=namespace, name=short))
+    if ecosystem is Ecosystem.NPM and short != short.lower():
+        # packageurl lower-cases npm names, but legacy npm names can differ only by case
+        # (JSONStream and jsonstream are two packages) and the purl is the graph's unique key.
+        purl = f"{purl.rpartition('/')[0]}/{purl_quote(short.strip())}"
+    return purl
+
+
+@functools.lru_cache(maxsize=262_144)
+def _version_value(ecosystem: Ecosystem, version: str) -> Any:
+    try:
+        return _VERSION_CLASSES[ecosystem](version).value
+    except Exception as exc:  # univers raises InvalidVersion, ValueError or TypeError
+        raise ValueError(f"unparseable {ecosystem.value} version {version!r}") from exc
+
+
+_LABELS = {
+    Ecosystem.PYPI: "PyPIPackage",
+    Ecosystem.NPM: "NPMPackage",
+    Ecosystem.MAVEN: "MavenPackage",
+    Ecosystem.NUGET: "NuGetPackage",
+    Ecosystem.CARGO: "CargoPackage",
+    Ecosystem.RUBYGEMS: "RubyGemsPackage",
+}
+_PURL_TYPES = {
+    Ecosystem.PYPI: "pypi",
+    Ecosystem.NPM: "npm",
+    Ecosystem.MAVEN: "maven",
+    Ecosystem.NUGET: "nuget",
+    Ecosystem.CARGO: "cargo",
+    Ecosystem.RUBYGEMS: "gem",
+}
+_VERSION_CLASSES: dict[Ecosystem, Any] = {
+    Ecosystem.PYPI: uv.PypiVersion,
+    Ecosystem.NPM: uv.SemverVersion,
+    Ecosystem.MAVEN: uv.MavenVersion,
+    Ecosystem.NUGET: uv.NugetVersion,
+    Ecosystem.CARGO: uv.SemverVersion,
+    Ecosystem.RUBYGEMS: uv.RubygemsVersion,
+}
+
+
+def serial_numbers(ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, int]:
+    """0-based order of versions under the ecosystem's scheme; -1 for the unparseable ones."""
+    parsed: list[tuple[Any, str]] = []
+    serials: dict[str, int] = {}
+    for name in names:
+        try:
+            parsed.append((ecosystem.version_key(name), name))
+        except ValueError:
+            serials[name] = -1
+    parsed.sort(key=lambda pair: pair[1])  # equal versions ("1.0" vs "1.0.0") keep a stable order
+    parsed.sort(key=lambda pair: pair[0])
+    for index, (_, name) in enumerate(parsed):
+        serials[name] = index
+    return serials
+
+
+@dataclass(slots=True)
+class Requirement:
+    """One declared dependency of a version: becomes a REQUIRE edge to the target package."""
+
+    name: str
+    constraints: str = "any"
+    raw_constraints: str = ""
+    marker: str | None = None
+    kind: str = "runtime"
+    optional: bool = False
+    target: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Identity of the edge among the edges between one version and one package."""
+        return f"{self.kind}|{self.marker or ''}|{self.target or ''}"
+
+
+@dataclass(slots=True)
+class VersionRecord:
+    """One published version as a registry describes it."""
+
+    name: str
+    release_date: str | None = None
+    yanked: bool = False
+    deprecated: str | None = None
+    # None: the dependencies were not fetched this time, leave the stored edges alone.
+    requirements: list[Requirement] | None = None
+    licenses: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PackageRecord:
+    """One package with its versions, ready to be written to the graph."""
+
+    ecosystem: Ecosystem
+    name: str
+    versions: list[VersionRecord] = field(default_factory=list)
+    repository_url: str = "n/a"
+    vendor: str = "n/a"
+    import_names: list[str] = field(default_factory=list)
+    # Registry change marker (PyPI last_serial, ...) compared by the next update.
+    token: str | None = None
+    # True when `versions` is the registry's whole list: stored versions missing from it go.
+    complete: bool = True
+    licenses: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def purl(self) -> str:
+        return self.ecosystem.purl(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownPackage:
+    """What the graph already holds of a package: lets a client skip per-version requests."""
+
+    status: str
+    token: str | None
+    versions: frozenset[str]
+
+
+_NAME_RE = re.compile(r"\S+")
+
+
+def read_names_file(text: str) -> list[str]:
+    """Names from a file: one per line (blank lines and # comments ignored) or a JSON array."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        import json
+
+        data = json.loads(stripped)
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise ValueError("a JSON names file must be an array of strings")
+        return [item.strip() for item in data if item.strip()]
+    names = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and _NAME_RE.fullmatch(line):
+            names.append(line)
+    return names

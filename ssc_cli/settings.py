@@ -1,0 +1,233 @@
+"""Settings: SSC_* environment variables, the old template.env names, and .env files."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ssc_cli.errors import ConfigError
+from ssc_cli.models import Ecosystem
+
+
+def _env(*names: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(*names))
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ssc"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ssc"
+
+
+class Settings(BaseSettings):
+    """Every knob of ssc; built once per command and passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SSC_", extra="ignore", populate_by_name=True, env_file_encoding="utf-8"
+    )
+
+    # Where things live.
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+
+    # Graph (SQLite by default, Neo4j 5 with bolt:// or neo4j://).
+    graph_uri: str | None = _env("SSC_GRAPH_URI", "GRAPH_DB_URI")
+    graph_user: str = Field(
+        "neo4j", validation_alias=AliasChoices("SSC_GRAPH_USER", "GRAPH_DB_USER")
+    )
+    graph_password: SecretStr | None = _env("SSC_GRAPH_PASSWORD", "GRAPH_DB_PASSWORD")
+    graph_database: str | None = None
+    write_batch_size: int = Field(100, ge=1, le=10_000)
+
+    # Vulnerability database (MongoDB), read by later commands and checked by doctor.
+    vuln_db_uri: SecretStr | None = _env("SSC_VULN_DB_URI", "VULN_DB_URI")
+    vuln_db_user: str | None = _env("SSC_VULN_DB_USER", "VULN_DB_USER")
+    vuln_db_password: SecretStr | None = _env("SSC_VULN_DB_PASSWORD", "VULN_DB_PASSWORD")
+
+    # Redis queue.
+    redis_url: SecretStr | None = None
+    redis_host: str | None = _env("SSC_REDIS_HOST", "REDIS_HOST")
+    redis_port: int = Field(6379, validation_alias=AliasChoices("SSC_REDIS_PORT", "REDIS_PORT"))
+    redis_db: int = Field(0, validation_alias=AliasChoices("SSC_REDIS_DB", "REDIS_DB"))
+    redis_stream: str = Field(
+        "package-extraction", validation_alias=AliasChoices("SSC_REDIS_STREAM", "REDIS_STREAM")
+    )
+    redis_group: str = Field(
+        "extractors", validation_alias=AliasChoices("SSC_REDIS_GROUP", "REDIS_GROUP")
+    )
+    redis_consumer: str | None = _env("SSC_REDIS_CONSUMER", "REDIS_CONSUMER")
+    # drain-queue: deliveries of a message before it goes to the dead-letter stream.
+    queue_max_attempts: int = Field(3, ge=1, le=100)
+    # A message pending this long in a consumer that stopped heart-beating is claimed by another.
+    queue_claim_idle_ms: int = Field(60_000, ge=10)
+    queue_block_ms: int = Field(5_000, ge=0)
+    queue_batch: int = Field(50, ge=1, le=1_000)
+    # Trimming: MAXLEN ~ cap applied on every XADD (0: none) and, after each batch, MINID ~ up to
+    # the oldest entry the consumer groups still need (acknowledged entries only).
+    queue_maxlen: int = Field(1_000_000, ge=0)
+    queue_trim_acked: bool = True
+    queue_dlq_maxlen: int = Field(100_000, ge=0)
+    # A dependency discovered by drain-queue is not queued again for this many seconds.
+    queue_discovery_ttl: int = Field(3_600, ge=0)
+
+    # Registries: every base URL is a setting so tests and mirrors can point elsewhere.
+    pypi_url: str = "https://pypi.org"
+    npm_url: str = "https://registry.npmjs.org"
+    npm_replicate_url: str = "https://replicate.npmjs.com/registry"
+    maven_url: str = "https://repo.maven.apache.org/maven2"
+    nuget_url: str = "https://api.nuget.org/v3/index.json"
+    crates_index_url: str = "https://index.crates.io"
+    crates_static_url: str = "https://static.crates.io"
+    crates_api_url: str = "https://crates.io/api/v1"
+    rubygems_url: str = "https://rubygems.org"
+
+    # HTTP politeness and robustness.
+    user_agent: str = "ssc/0.1.0 (+https://github.com/securechaindev/securechain-ssc-ingestion)"
+    http_rate_limit: bool = True
+    http_timeout: float = Field(30.0, gt=0)
+    http_connect_timeout: float = Field(10.0, gt=0)
+    http_retries: int = Field(5, ge=0, le=20)
+    http_backoff_base: float = Field(0.5, ge=0)
+    http_backoff_max: float = Field(60.0, ge=0)
+    http_max_bytes: int = Field(128 * 1024 * 1024, ge=1024)
+    http_max_download_bytes: int = Field(8 * 1024**3, ge=1024)
+    pypi_rate: float = Field(5.0, gt=0)
+    pypi_concurrency: int = Field(10, ge=1)  # bandersnatch's hard cap for PyPI
+    npm_rate: float = Field(10.0, gt=0)
+    npm_concurrency: int = Field(16, ge=1)
+    maven_rate: float = Field(2.0, gt=0)
+    maven_concurrency: int = Field(4, ge=1)
+    nuget_rate: float = Field(20.0, gt=0)
+    nuget_concurrency: int = Field(16, ge=1)
+    crates_rate: float = Field(20.0, gt=0)
+    crates_concurrency: int = Field(16, ge=1)
+    crates_api_rate: float = Field(1.0, gt=0)
+    rubygems_rate: float = Field(8.0, gt=0)
+    rubygems_concurrency: int = Field(8, ge=1)
+
+    # What gets extracted.
+    dependency_kinds: str = "runtime"
+    import_names: bool = True
+    sdist_max_bytes: int = Field(20 * 1024 * 1024, ge=0)
+    archive_max_entries: int = Field(50_000, ge=1)
+
+    @field_validator("graph_uri")
+    @classmethod
+    def _check_graph_uri(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in ("sqlite", "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
+            raise ValueError("must start with sqlite:///, bolt:// or neo4j://")
+        return value
+
+    @field_validator("dependency_kinds")
+    @classmethod
+    def _check_kinds(cls, value: str) -> str:
+        kinds = {k.strip() for k in value.split(",") if k.strip()}
+        unknown = kinds - KNOWN_DEPENDENCY_KINDS
+        if unknown:
+            raise ValueError(
+                f"unknown kinds {sorted(unknown)}; known: {', '.join(sorted(KNOWN_DEPENDENCY_KINDS))}"
+            )
+        return ",".join(sorted(kinds))
+
+    @property
+    def graph_target(self) -> str:
+        """The graph URI in force: the setting, or a SQLite file in the data directory."""
+        return self.graph_uri or f"sqlite:///{self.data_dir / 'graph.sqlite'}"
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(k for k in self.dependency_kinds.split(",") if k)
+
+    @property
+    def consumer_name(self) -> str:
+        return self.redis_consumer or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return f"{self.redis_stream}-dlq"
+
+    def concurrency(self, ecosystem: Ecosystem) -> int:
+        """Default in-flight requests (and packages) for a registry."""
+        return {
+            Ecosystem.PYPI: self.pypi_concurrency,
+            Ecosystem.NPM: self.npm_concurrency,
+            Ecosystem.MAVEN: self.maven_concurrency,
+            Ecosystem.NUGET: self.nuget_concurrency,
+            Ecosystem.CARGO: self.crates_concurrency,
+            Ecosystem.RUBYGEMS: self.rubygems_concurrency,
+        }[ecosystem]
+
+    def registry_url(self, ecosystem: Ecosystem) -> str:
+        """The main base URL of a registry (what doctor checks)."""
+        return {
+            Ecosystem.PYPI: self.pypi_url,
+            Ecosystem.NPM: self.npm_url,
+            Ecosystem.MAVEN: self.maven_url,
+            Ecosystem.NUGET: self.nuget_url,
+            Ecosystem.CARGO: self.crates_index_url,
+            Ecosystem.RUBYGEMS: self.rubygems_url,
+        }[ecosystem]
+
+
+KNOWN_DEPENDENCY_KINDS = frozenset(
+    {"runtime", "optional", "peer", "dev", "build", "test", "provided", "system"}
+)
+
+
+def _env_names() -> dict[str, list[str]]:
+    names: dict[str, list[str]] = {}
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        spelled = choices or [f"SSC_{field.upper()}"]
+        for key in [field, *spelled]:
+            names[key.lower()] = spelled
+    return names
+
+
+_FIELD_ENV_NAMES = _env_names()
+
+
+def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once; every bad field is named in one ConfigError."""
+    if env_file is not None and not env_file.is_file():
+        raise ConfigError(f"--env-file {env_file}: no such file")
+    chosen = (
+        env_file if env_file is not None else (Path(".env") if Path(".env").is_file() else None)
+    )
+    try:
+        return Settings(_env_file=chosen, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            names = _FIELD_ENV_NAMES.get(field.lower(), [field])
+            lines.append(f"  {' / '.join(names)}: {error['msg']}")
+        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for output and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
