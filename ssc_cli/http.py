@@ -1,0 +1,469 @@
+"""The one shared async HTTP layer: per-host limits, retries, conditional GETs, size caps, counters.
+
+Registry clients only build URLs and parse payloads; everything about being a polite and robust
+client lives here (DESIGN.md, HTTP politeness). Only this module imports httpx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import diskcache
+import httpx
+
+from ssc_cli.errors import (
+    HttpStatusError,
+    MalformedPayload,
+    PayloadTooLarge,
+    RegistryUnavailable,
+)
+from ssc_cli.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+_RETRY_AFTER_CAP = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A fully read response (or a cached body revalidated by a 304)."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    from_cache: bool = False
+
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.content)
+        except ValueError as exc:
+            raise MalformedPayload(
+                f"{self.url}: body is not valid JSON ({exc})", url=self.url
+            ) from exc
+
+
+@dataclass(slots=True)
+class HttpCounters:
+    """What a run cost on the wire, for its summary."""
+
+    requests: int = 0
+    retries: int = 0
+    not_modified: int = 0
+    bytes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class HostLimits:
+    """Politeness for one host: a token-bucket rate (None = unlimited) and an in-flight cap."""
+
+    rate: float | None
+    concurrency: int
+
+
+class TokenBucket:
+    """Classic token bucket; a burst of one second's worth of tokens."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self.lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1.0:
+                    self.tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self.tokens) / self.rate)
+
+
+@dataclass
+class _Host:
+    semaphore: asyncio.Semaphore
+    bucket: TokenBucket | None
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """A body streamed to a file; not_modified when the cached copy was still current."""
+
+    path: Path
+    headers: Mapping[str, str]
+    not_modified: bool
+    size: int
+
+
+@dataclass
+class HttpConfig:
+    """The HTTP settings in force for one run."""
+
+    user_agent: str
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    retries: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 60.0
+    max_bytes: int = 128 * 1024 * 1024
+    max_download_bytes: int = 8 * 1024**3
+    rate_limits: bool = True
+    concurrency_override: int | None = None
+    cache_dir: Path | None = None
+    default_limits: HostLimits = field(default_factory=lambda: HostLimits(None, 8))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, concurrency: int | None = None) -> HttpConfig:
+        return cls(
+            user_agent=settings.user_agent,
+            timeout=settings.http_timeout,
+            connect_timeout=settings.http_connect_timeout,
+            retries=settings.http_retries,
+            backoff_base=settings.http_backoff_base,
+            backoff_max=settings.http_backoff_max,
+            max_bytes=settings.http_max_bytes,
+            max_download_bytes=settings.http_max_download_bytes,
+            rate_limits=settings.http_rate_limit,
+            concurrency_override=concurrency,
+            cache_dir=settings.cache_dir / "http",
+        )
+
+
+class Http:
+    """One httpx.AsyncClient per run, shared by every registry client."""
+
+    def __init__(self, config: HttpConfig) -> None:
+        self.config = config
+        self.counters = HttpCounters()
+        self._limits: dict[str, HostLimits] = {}
+        self._hosts: dict[str, _Host] = {}
+        self._cache: diskcache.Cache | None = (
+            diskcache.Cache(str(config.cache_dir), size_limit=8 * 1024**3)
+            if config.cache_dir is not None
+            else None
+        )
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip"},
+            timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        )
+
+    async def __aenter__(self) -> Http:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        if self._cache is not None:
+            self._cache.close()
+
+    # -- limits ---------------------------------------------------------------------------
+
+    def limit_host(self, base_url: str, *, rate: float | None, concurrency: int) -> None:
+        """Declare the politeness of the host serving base_url (call before the first request)."""
+        self._limits[_host_of(base_url)] = HostLimits(rate, concurrency)
+        self._hosts.pop(_host_of(base_url), None)
+
+    def host_concurrency(self, base_url: str) -> int:
+        """In-flight cap in force for the host of base_url."""
+        if self.config.concurrency_override is not None:
+            return self.config.concurrency_override
+        return self._limits.get(_host_of(base_url), self.config.default_limits).concurrency
+
+    def _host(self, url: str) -> _Host:
+        key = _host_of(url)
+        host = self._hosts.get(key)
+        if host is None:
+            limits = self._limits.get(key, self.config.default_limits)
+            concurrency = self.config.concurrency_override or limits.concurrency
+            rate = limits.rate if self.config.rate_limits else None
+            host = _Host(asyncio.Semaphore(concurrency), TokenBucket(rate) if rate else None)
+            self._hosts[key] = host
+        return host
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        conditional: bool = False,
+        max_bytes: int | None = None,
+        ok: frozenset[int] = frozenset({200}),
+    ) -> HttpResponse:
+        """GET with retries; raises HttpStatusError for any status outside `ok` (and 304)."""
+        send_headers = dict(headers or {})
+        cached = self._cached(url, send_headers) if conditional else None
+        if cached is not None:
+            if cached.get("etag"):
+                send_headers["If-None-Match"] = cached["etag"]
+            if cached.get("last_modified"):
+                send_headers["If-Modified-Since"] = cached["last_modified"]
+        response = await self._send("GET", url, send_headers, max_bytes or self.config.max_bytes)
+        if response.status == 304 and cached is not None:
+            self.counters.not_modified += 1
+            return HttpResponse(url, 200, cached["headers"], cached["content"], from_cache=True)
+        if response.status not in ok:
+            raise HttpStatusError(
+                f"{url} answered HTTP {response.status}", url=url, status=response.status
+            )
+        if conditional and response.status == 200:
+            self._store(url, send_headers, response)
+        return response
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        conditional: bool = True,
+        max_bytes: int | None = None,
+    ) -> Any:
+        """GET a JSON document; a body that does not parse is retried like a 5xx, then raised."""
+        attempt = 0
+        while True:
+            response = await self.get(
+                url, headers=headers, conditional=conditional, max_bytes=max_bytes
+            )
+            try:
+                return response.json()
+            except MalformedPayload:
+                self.forget(url, headers)
+                if attempt >= self.config.retries:
+                    raise
+                attempt += 1
+                self.counters.retries += 1
+                await asyncio.sleep(self._backoff(attempt))
+
+    async def get_range(
+        self,
+        url: str,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        suffix: int | None = None,
+    ) -> HttpResponse:
+        """A byte range (206), or the whole body when the server ignores Range (200)."""
+        if suffix is not None:
+            spec = f"bytes=-{suffix}"
+        elif end is None:
+            spec = f"bytes={start or 0}-"
+        else:
+            spec = f"bytes={start or 0}-{end}"
+        return await self.get(url, headers={"Range": spec}, ok=frozenset({200, 206}))
+
+    async def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        conditional: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> Download:
+        """Stream a large body to dest (atomically); reuse dest when the server says 304."""
+        send_headers = dict(headers or {})
+        meta = (
+            self._cached(url, {"x-download": str(dest)}) if conditional and dest.exists() else None
+        )
+        if meta is not None:
+            if meta.get("etag"):
+                send_headers["If-None-Match"] = meta["etag"]
+            if meta.get("last_modified"):
+                send_headers["If-Modified-Since"] = meta["last_modified"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + f".part-{os.getpid()}")
+        response = await self._send(
+            "GET", url, send_headers, self.config.max_download_bytes, sink=tmp
+        )
+        if response.status == 304 and meta is not None:
+            self.counters.not_modified += 1
+            return Download(dest, meta["headers"], True, dest.stat().st_size)
+        if response.status != 200:
+            tmp.unlink(missing_ok=True)
+            raise HttpStatusError(
+                f"{url} answered HTTP {response.status}", url=url, status=response.status
+            )
+        os.replace(tmp, dest)
+        if conditional and self._cache is not None:
+            self._cache.set(
+                self._cache_key(url, {"x-download": str(dest)}),
+                {
+                    "etag": response.headers.get("etag"),
+                    "last_modified": response.headers.get("last-modified"),
+                    "headers": dict(response.headers),
+                    "content": b"",
+                },
+            )
+        return Download(dest, response.headers, False, dest.stat().st_size)
+
+    def forget(self, url: str, headers: Mapping[str, str] | None = None) -> None:
+        """Drop a cached body (it turned out to be bad)."""
+        if self._cache is not None:
+            self._cache.delete(self._cache_key(url, dict(headers or {})))
+
+    # -- internals ------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        *,
+        sink: Path | None = None,
+    ) -> HttpResponse:
+        host = self._host(url)
+        attempt = 0
+        while True:
+            if host.bucket is not None:
+                await host.bucket.acquire()
+            delay: float | None = None
+            async with host.semaphore:
+                self.counters.requests += 1
+                try:
+                    async with self._client.stream(method, url, headers=headers) as resp:
+                        status = resp.status_code
+                        if status in RETRY_STATUSES and attempt < self.config.retries:
+                            delay = _retry_after(resp.headers) or self._backoff(attempt)
+                            log.debug(
+                                "%s answered %s; retry %d in %.2fs", url, status, attempt + 1, delay
+                            )
+                        else:
+                            content = await self._read(
+                                resp, url, max_bytes, sink if status == 200 else None
+                            )
+                            return HttpResponse(url, status, dict(resp.headers), content)
+                except httpx.DecodingError as exc:
+                    # A body whose Content-Encoding does not decode was damaged in flight:
+                    # fetch it again, and report a body that never decodes as malformed.
+                    if attempt >= self.config.retries:
+                        raise MalformedPayload(
+                            f"{url}: body does not decode after {attempt + 1} attempts ({exc})",
+                            url=url,
+                        ) from exc
+                    delay = self._backoff(attempt)
+                    log.debug("%s failed with %r; retry %d in %.2fs", url, exc, attempt + 1, delay)
+                except httpx.TransportError as exc:
+                    if attempt >= self.config.retries:
+                        raise RegistryUnavailable(
+                            f"{url}: {type(exc).__name__} after {attempt + 1} attempts ({exc}); "
+                            "check the registry URL setting and the network",
+                            url=url,
+                        ) from exc
+                    delay = self._backoff(attempt)
+                    log.debug("%s failed with %r; retry %d in %.2fs", url, exc, attempt + 1, delay)
+            attempt += 1
+            self.counters.retries += 1
+            await asyncio.sleep(delay)
+
+    async def _read(
+        self, resp: httpx.Response, url: str, max_bytes: int, sink: Path | None
+    ) -> bytes:
+        declared = resp.headers.get("content-length")
+        if (
+            declared
+            and declared.isdigit()
+            and int(declared) > max_bytes
+            and "gzip" not in resp.headers.get("content-encoding", "")
+        ):
+            raise PayloadTooLarge(
+                f"{url}: {declared} bytes exceeds the cap of {max_bytes}", url=url
+            )
+        size = 0
+        if sink is not None:
+            with sink.open("wb") as out:
+                async for chunk in resp.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PayloadTooLarge(
+                            f"{url}: body exceeds the cap of {max_bytes} bytes", url=url
+                        )
+                    out.write(chunk)
+            self.counters.bytes += size
+            return b""
+        chunks = []
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise PayloadTooLarge(f"{url}: body exceeds the cap of {max_bytes} bytes", url=url)
+            chunks.append(chunk)
+        self.counters.bytes += size
+        return b"".join(chunks)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter."""
+        ceiling = min(self.config.backoff_max, self.config.backoff_base * (2**attempt))
+        return random.uniform(ceiling / 2, ceiling) if ceiling > 0 else 0.0
+
+    def _cache_key(self, url: str, headers: Mapping[str, str]) -> str:
+        variant = headers.get("Accept") or headers.get("x-download") or ""
+        return f"{url}\n{variant}"
+
+    def _cached(self, url: str, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        if self._cache is None:
+            return None
+        value = self._cache.get(self._cache_key(url, headers))
+        return value if isinstance(value, dict) else None
+
+    def _store(self, url: str, headers: Mapping[str, str], response: HttpResponse) -> None:
+        if self._cache is None:
+            return
+        etag = response.headers.get("etag")
+        last_modified = response.headers.get("last-modified")
+        if not etag and not last_modified:
+            return
+        self._cache.set(
+            self._cache_key(url, headers),
+            {
+                "etag": etag,
+                "last_modified": last_modified,
+                "headers": dict(response.headers),
+                "content": response.content,
+            },
+        )
+
+
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.lower()
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), _RETRY_AFTER_CAP)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), _RETRY_AFTER_CAP))
