@@ -1,0 +1,19 @@
+"""Graph stores: SQLite (embedded default) and Neo4j 5, behind one GraphStore protocol."""
+
+from __future__ import annotations
+
+from ssc_cli.graph.interface import GraphStore
+from ssc_cli.settings import Settings
+
+
+def open_store(settings: Settings) -> GraphStore:
+    """The store named by SSC_GRAPH_URI (a SQLite file in the data directory by default)."""
+    uri = settings.graph_target
+    if uri.startswith("sqlite:"):
+        from ssc_cli.graph.sqlite import SqliteStore
+
+        return SqliteStore.from_uri(uri)
+    from ssc_cli.graph.neo4j import Neo4jStore
+
+    password = settings.graph_password.get_secret_value() if settings.graph_password else ""
+    return Neo4jStore(uri, settings.graph_user, password, database=settings.graph_database)

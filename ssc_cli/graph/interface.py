@@ -1,0 +1,209 @@
+"""The GraphStore protocol: the graph contract of DESIGN.md plus cursors, runs and failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, serial_numbers
+
+EXTRACTED, PENDING, MISSING = "extracted", "pending", "missing"
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What one batch write changed."""
+
+    packages: int = 0
+    new_versions: int = 0
+    removed_versions: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ParentLink:
+    """A REQUIRE edge a queue message asks for: from a Version or RequirementFile to a package."""
+
+    parent_id: (
+        str  # SQLite: a version row id, or "rf:<id>" for a requirement file; Neo4j: elementId
+    )
+    package: str  # the target, in the ecosystem's normalised spelling
+    constraints: str = "any"
+
+
+# The edge key of REQUIRE edges a queue message adds to a version (Requirement().key).
+QUEUE_EDGE_KEY = "runtime||"
+
+
+class GraphStore(Protocol):
+    """Where packages, versions and REQUIRE edges live; every write is an idempotent upsert."""
+
+    def migrate(self) -> None:
+        """Create tables / constraints / indexes if missing."""
+        ...
+
+    def ping(self) -> None:
+        """Raise GraphUnavailable when the store cannot be reached."""
+        ...
+
+    def close(self) -> None: ...
+
+    def write_packages(self, records: Sequence[PackageRecord]) -> WriteStats:
+        """Upsert packages, versions and edges in one transaction; targets become pending packages."""
+        ...
+
+    def mark(
+        self, ecosystem: Ecosystem, names: Iterable[str], status: str, reason: str | None = None
+    ) -> None:
+        """Set the status of packages (creating them) that were not extracted: pending or missing."""
+        ...
+
+    def statuses(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, str]:
+        """Status of each stored package among names."""
+        ...
+
+    def known(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, KnownPackage]: ...
+
+    def tokens(self, ecosystem: Ecosystem) -> Iterator[tuple[str, str | None]]:
+        """(name, token) of every extracted package."""
+        ...
+
+    def pending(self, ecosystem: Ecosystem, limit: int | None = None) -> list[str]: ...
+
+    def retry_names(self, ecosystem: Ecosystem) -> list[str]:
+        """Extracted packages whose last refresh failed (retried by the next update)."""
+        ...
+
+    def count(self, ecosystem: Ecosystem, status: str) -> int: ...
+
+    def cursor(self, ecosystem: Ecosystem, key: str) -> dict[str, Any] | None: ...
+
+    def set_cursor(self, ecosystem: Ecosystem, key: str, value: Mapping[str, Any]) -> None: ...
+
+    def start_run(self, job: str, ecosystem: Ecosystem | None) -> int: ...
+
+    def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None: ...
+
+    def record_failures(
+        self, run_id: int, ecosystem: Ecosystem, failures: Sequence[tuple[str, str]]
+    ) -> None:
+        """Remember why each package could not be processed (it stays pending)."""
+        ...
+
+    def failures(self, run_id: int) -> list[tuple[str, str, str]]:
+        """(ecosystem, name, reason) recorded by a run."""
+        ...
+
+    def export(self, ecosystem: Ecosystem | None = None) -> Iterator[dict[str, Any]]:
+        """Packages, then versions, then edges, each sorted by purl: the JSON Lines export."""
+        ...
+
+    def show(self, ecosystem: Ecosystem, name: str) -> dict[str, Any] | None: ...
+
+    # -- what the queue needs (parents named by id, as depex names them) ------------------
+
+    def add_requirement_file(self, name: str, manager: str | None = None) -> str:
+        """Create a RequirementFile node (depex writes these) and return its parent id."""
+        ...
+
+    def version_ids(self, ecosystem: Ecosystem, purls: Iterable[str]) -> dict[str, str]:
+        """Parent id of each stored version among these version purls."""
+        ...
+
+    def link_parents(self, ecosystem: Ecosystem, links: Sequence[ParentLink]) -> list[str]:
+        """Write each parent's REQUIRE edge in one transaction (targets become pending when new).
+
+        A version keeps an edge it already has to the target (its own requirement, with its
+        marker and key); a requirement file's edge takes the link's constraints. Returns the
+        parent ids that name no Version or RequirementFile.
+        """
+        ...
+
+    def parent_edges(self, parent_id: str) -> list[dict[str, Any]]:
+        """REQUIRE edges out of a parent: to (purl), constraints, parent_version_name; by target."""
+        ...
+
+
+class EcosystemView:
+    """A store seen by one registry client while it plans an update (the StoreView protocol)."""
+
+    def __init__(self, store: GraphStore, ecosystem: Ecosystem) -> None:
+        self._store = store
+        self._ecosystem = ecosystem
+
+    def cursor(self, key: str) -> dict[str, Any] | None:
+        return self._store.cursor(self._ecosystem, key)
+
+    def tokens(self) -> Iterator[tuple[str, str | None]]:
+        return self._store.tokens(self._ecosystem)
+
+    def known(self, names: Iterable[str]) -> Mapping[str, KnownPackage]:
+        return self._store.known(self._ecosystem, names)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def version_serials(record: PackageRecord, stored: Iterable[str] = ()) -> dict[str, int]:
+    """Serial numbers over the versions the package will have after this write."""
+    names = [v.name for v in record.versions]
+    if not record.complete:
+        names = sorted(set(names) | set(stored))
+    return serial_numbers(record.ecosystem, names)
+
+
+def dumps(value: Any) -> str:
+    """Deterministic compact JSON for stored property blobs."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def package_export(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The export object of a package from store-neutral fields."""
+    out: dict[str, Any] = {
+        "type": "package",
+        "ecosystem": row["ecosystem"],
+        "name": row["name"],
+        "purl": row["purl"],
+        "vendor": row["vendor"],
+        "repository_url": row["repository_url"],
+        "import_names": list(row["import_names"]),
+        "status": row["status"],
+    }
+    if row.get("group_id") is not None:
+        out["group_id"] = row["group_id"]
+        out["artifact_id"] = row["artifact_id"]
+    return out
+
+
+def version_export(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "version",
+        "purl": row["purl"],
+        "package": row["package"],
+        "name": row["name"],
+        "serial_number": row["serial_number"],
+        "release_date": row["release_date"],
+        "yanked": bool(row["yanked"]),
+        "deprecated": row["deprecated"],
+        "vulnerabilities": list(row["vulnerabilities"]),
+        "mean": row["mean"],
+        "weighted_mean": row["weighted_mean"],
+    }
+
+
+def requires_export(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "requires",
+        "from": row["from"],
+        "to": row["to"],
+        "constraints": row["constraints"],
+        "raw_constraints": row["raw_constraints"],
+        "marker": row["marker"],
+        "parent_version_name": row["parent_version_name"],
+        "kind": row["kind"],
+        "optional": bool(row["optional"]),
+        "target": row["target"],
+    }

@@ -1,0 +1,548 @@
+"""The embedded default store: one SQLite file, WAL, one transaction per batch."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ssc_cli.errors import GraphUnavailable
+from ssc_cli.graph.interface import (
+    EXTRACTED,
+    PENDING,
+    QUEUE_EDGE_KEY,
+    ParentLink,
+    WriteStats,
+    dumps,
+    now_iso,
+    package_export,
+    requires_export,
+    version_export,
+    version_serials,
+)
+from ssc_cli.graph.sqlite_schema import SCHEMA
+from ssc_cli.localdb import open_wal
+from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
+
+# Parent ids: a version is its row id ("42"); a requirement file, whose ids are another
+# sequence, is "rf:<row id>" so the two never collide.
+_FILE_PREFIX = "rf:"
+
+_CHUNK = 500  # bound on host parameters per IN (...) query
+
+
+class SqliteStore:
+    """GraphStore on a SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = open_wal(path, check_same_thread=False)
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB: bulk upserts stay in memory
+            self._db.execute("PRAGMA temp_store=MEMORY")
+        except (sqlite3.Error, OSError) as exc:
+            raise GraphUnavailable(
+                f"cannot open the SQLite graph {path}: {exc}; check SSC_GRAPH_URI / SSC_DATA_DIR"
+            ) from exc
+        self._db.row_factory = sqlite3.Row
+
+    @classmethod
+    def from_uri(cls, uri: str) -> SqliteStore:
+        """sqlite:///relative/path or sqlite:////absolute/path."""
+        path = uri.split("sqlite:///", 1)[1] if uri.startswith("sqlite:///") else uri[7:]
+        return cls(Path(path))
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        try:
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise GraphUnavailable(f"cannot create the schema in {self.path}: {exc}") from exc
+
+    def ping(self) -> None:
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise GraphUnavailable(f"SQLite graph {self.path} unusable: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise GraphUnavailable(f"cannot write to {self.path}: {exc}") from exc
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # A failed statement or COMMIT (disk full, I/O error, lock timeout) must not leave
+            # the connection inside a transaction nor escape as a raw sqlite3 error (exit 5).
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise GraphUnavailable(
+                f"write to {self.path} failed and was rolled back: {exc}"
+            ) from exc
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def write_packages(self, records: Sequence[PackageRecord]) -> WriteStats:
+        stats = WriteStats()
+        if not records:
+            return stats
+        moment = now_iso()
+        with self._transaction() as db:
+            stored = self._stored_versions(db, [r.purl for r in records])
+            package_rows = []
+            version_rows = []
+            stale: list[tuple[str]] = []
+            edge_sources: list[tuple[str]] = []
+            edge_rows = []
+            targets: dict[str, tuple[str, str, str]] = {}
+            for record in records:
+                purl = record.purl
+                have = stored.get(purl, {})
+                serials = version_serials(record, have)
+                package_rows.append(
+                    (
+                        purl,
+                        record.ecosystem.value,
+                        record.name,
+                        EXTRACTED,
+                        record.vendor,
+                        record.repository_url,
+                        dumps(sorted(set(record.import_names))),
+                        moment,
+                        record.token,
+                        record.extra.get("group_id"),
+                        record.extra.get("artifact_id"),
+                        dumps(record.licenses) if record.licenses else None,
+                        dumps(record.extra) if record.extra else None,
+                    )
+                )
+                names = {v.name for v in record.versions}
+                if record.complete:
+                    gone = [vpurl for vname, vpurl in have.items() if vname not in names]
+                    stale.extend((vpurl,) for vpurl in gone)
+                    stats.removed_versions += len(gone)
+                for version in record.versions:
+                    vpurl = record.ecosystem.purl(record.name, version.name)
+                    if version.name not in have:
+                        stats.new_versions += 1
+                    version_rows.append(
+                        (
+                            vpurl,
+                            purl,
+                            version.name,
+                            serials.get(version.name, -1),
+                            version.release_date,
+                            int(version.yanked),
+                            version.deprecated,
+                            dumps(version.licenses) if version.licenses else None,
+                            dumps(version.extra) if version.extra else None,
+                        )
+                    )
+                    if version.requirements is None:
+                        continue
+                    if version.name in have:  # a new version has no edges to replace
+                        edge_sources.append((vpurl,))
+                    for req in version.requirements:
+                        target = record.ecosystem.purl(req.name)
+                        targets[target] = (target, record.ecosystem.value, req.name)
+                        edge_rows.append(
+                            (
+                                vpurl,
+                                target,
+                                req.key,
+                                req.constraints,
+                                req.raw_constraints,
+                                req.marker,
+                                purl,
+                                req.kind,
+                                int(req.optional),
+                                req.target,
+                                dumps(req.extra) if req.extra else None,
+                            )
+                        )
+                if not record.complete:
+                    # Versions outside this partial list keep their rows; only renumber them.
+                    others = {n: s for n, s in serials.items() if n not in names}
+                    self._renumber(db, purl, others)
+                stats.packages += 1
+            db.executemany(
+                """INSERT INTO packages (purl, ecosystem, name, status, vendor, repository_url,
+                       import_names, moment, token, group_id, artifact_id, licenses, extra, last_error)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)
+                   ON CONFLICT (purl) DO UPDATE SET status=excluded.status, vendor=excluded.vendor,
+                       repository_url=excluded.repository_url, import_names=excluded.import_names,
+                       moment=excluded.moment, token=excluded.token, group_id=excluded.group_id,
+                       artifact_id=excluded.artifact_id, licenses=excluded.licenses,
+                       extra=excluded.extra, last_error=NULL""",
+                package_rows,
+            )
+            if stale:
+                db.executemany("DELETE FROM requires WHERE from_purl = ?", stale)
+                db.executemany("DELETE FROM versions WHERE purl = ?", stale)
+            db.executemany(
+                """INSERT INTO versions (purl, package_purl, name, serial_number, release_date,
+                       yanked, deprecated, licenses, extra)
+                   VALUES (?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT (purl) DO UPDATE SET serial_number=excluded.serial_number,
+                       release_date=excluded.release_date, yanked=excluded.yanked,
+                       deprecated=excluded.deprecated, licenses=excluded.licenses,
+                       extra=excluded.extra""",
+                version_rows,
+            )
+            db.executemany("DELETE FROM requires WHERE from_purl = ?", edge_sources)
+            db.executemany(
+                "INSERT INTO packages (purl, ecosystem, name) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                list(targets.values()),
+            )
+            db.executemany(
+                """INSERT INTO requires (from_purl, to_purl, key, constraints, raw_constraints,
+                       marker, parent_version_name, kind, optional, target, extra)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT (from_purl, to_purl, key) DO UPDATE SET
+                       constraints=excluded.constraints, raw_constraints=excluded.raw_constraints,
+                       optional=excluded.optional, extra=excluded.extra""",
+                edge_rows,
+            )
+        return stats
+
+    def _stored_versions(
+        self, db: sqlite3.Connection, purls: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        stored: dict[str, dict[str, str]] = {}
+        for chunk in _chunks(purls):
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(
+                f"SELECT package_purl, name, purl FROM versions WHERE package_purl IN ({marks})",
+                chunk,
+            ):
+                stored.setdefault(row[0], {})[row[1]] = row[2]
+        return stored
+
+    def _renumber(
+        self, db: sqlite3.Connection, package_purl: str, serials: Mapping[str, int]
+    ) -> None:
+        db.executemany(
+            "UPDATE versions SET serial_number = ? WHERE package_purl = ? AND name = ?",
+            [(serial, package_purl, name) for name, serial in serials.items()],
+        )
+
+    def mark(
+        self, ecosystem: Ecosystem, names: Iterable[str], status: str, reason: str | None = None
+    ) -> None:
+        rows = [(ecosystem.purl(n), ecosystem.value, n, status, reason) for n in names]
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.executemany(
+                """INSERT INTO packages (purl, ecosystem, name, status, last_error)
+                   VALUES (?,?,?,?,?)
+                   ON CONFLICT (purl) DO UPDATE SET status=excluded.status,
+                       last_error=excluded.last_error
+                   WHERE packages.status != 'extracted' OR excluded.status = 'missing'""",
+                rows,
+            )
+
+    def set_cursor(self, ecosystem: Ecosystem, key: str, value: Mapping[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                """INSERT INTO cursors (ecosystem, key, value, updated_at) VALUES (?,?,?,?)
+                   ON CONFLICT (ecosystem, key) DO UPDATE SET value=excluded.value,
+                       updated_at=excluded.updated_at""",
+                (ecosystem.value, key, dumps(dict(value)), now_iso()),
+            )
+
+    def start_run(self, job: str, ecosystem: Ecosystem | None) -> int:
+        with self._transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (job, ecosystem, started_at) VALUES (?,?,?)",
+                (job, ecosystem.value if ecosystem else None, now_iso()),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET finished_at=?, status=?, summary=? WHERE id=?",
+                (now_iso(), status, dumps(dict(summary)), run_id),
+            )
+
+    def record_failures(
+        self, run_id: int, ecosystem: Ecosystem, failures: Sequence[tuple[str, str]]
+    ) -> None:
+        if not failures:
+            return
+        at = now_iso()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO failures (run_id, ecosystem, name, reason, at) VALUES (?,?,?,?,?)",
+                [(run_id, ecosystem.value, name, reason, at) for name, reason in failures],
+            )
+            db.executemany(
+                """INSERT INTO packages (purl, ecosystem, name, status, last_error)
+                   VALUES (?,?,?,?,?)
+                   ON CONFLICT (purl) DO UPDATE SET last_error=excluded.last_error""",
+                [
+                    (ecosystem.purl(name), ecosystem.value, name, PENDING, reason)
+                    for name, reason in failures
+                ],
+            )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def statuses(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for chunk in _chunks([ecosystem.purl(n) for n in names]):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT name, status FROM packages WHERE purl IN ({marks})", chunk
+            ):
+                result[row[0]] = row[1]
+        return result
+
+    def known(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, KnownPackage]:
+        purls = [ecosystem.purl(n) for n in names]
+        rows: dict[str, tuple[str, str, str | None]] = {}
+        for chunk in _chunks(purls):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT purl, name, status, token FROM packages WHERE purl IN ({marks})", chunk
+            ):
+                rows[row[0]] = (row[1], row[2], row[3])
+        versions = self._stored_versions(self._db, list(rows))
+        return {
+            name: KnownPackage(status, token, frozenset(versions.get(purl, {})))
+            for purl, (name, status, token) in rows.items()
+        }
+
+    def tokens(self, ecosystem: Ecosystem) -> Iterator[tuple[str, str | None]]:
+        cur = self._db.execute(
+            "SELECT name, token FROM packages WHERE ecosystem = ? AND status = ? ORDER BY name",
+            (ecosystem.value, EXTRACTED),
+        )
+        for row in cur:
+            yield row[0], row[1]
+
+    def pending(self, ecosystem: Ecosystem, limit: int | None = None) -> list[str]:
+        cur = self._db.execute(
+            "SELECT name FROM packages WHERE ecosystem = ? AND status = ? ORDER BY name LIMIT ?",
+            (ecosystem.value, PENDING, -1 if limit is None else limit),
+        )
+        return [row[0] for row in cur]
+
+    def retry_names(self, ecosystem: Ecosystem) -> list[str]:
+        cur = self._db.execute(
+            """SELECT name FROM packages WHERE ecosystem = ? AND status = ?
+               AND last_error IS NOT NULL ORDER BY name""",
+            (ecosystem.value, EXTRACTED),
+        )
+        return [row[0] for row in cur]
+
+    def count(self, ecosystem: Ecosystem, status: str) -> int:
+        row = self._db.execute(
+            "SELECT count(*) FROM packages WHERE ecosystem = ? AND status = ?",
+            (ecosystem.value, status),
+        ).fetchone()
+        return int(row[0])
+
+    def cursor(self, ecosystem: Ecosystem, key: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT value FROM cursors WHERE ecosystem = ? AND key = ?", (ecosystem.value, key)
+        ).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    def failures(self, run_id: int) -> list[tuple[str, str, str]]:
+        cur = self._db.execute(
+            "SELECT ecosystem, name, reason FROM failures WHERE run_id = ? ORDER BY ecosystem, name",
+            (run_id,),
+        )
+        return [(row[0], row[1], row[2]) for row in cur]
+
+    def export(self, ecosystem: Ecosystem | None = None) -> Iterator[dict[str, Any]]:
+        where, args = ("WHERE ecosystem = ?", (ecosystem.value,)) if ecosystem else ("", ())
+        for row in self._db.execute(f"SELECT * FROM packages {where} ORDER BY purl", args):
+            yield package_export(_package_row(row))
+        vwhere = "WHERE p.ecosystem = ?" if ecosystem else ""
+        for row in self._db.execute(
+            f"""SELECT v.* FROM versions v JOIN packages p ON p.purl = v.package_purl {vwhere}
+                ORDER BY v.purl""",
+            args,
+        ):
+            yield version_export(_version_row(row))
+        for row in self._db.execute(
+            f"""SELECT r.* FROM requires r JOIN versions v ON v.purl = r.from_purl
+                JOIN packages p ON p.purl = v.package_purl {vwhere}
+                ORDER BY r.from_purl, r.to_purl, r.key""",
+            args,
+        ):
+            yield requires_export(_requires_row(row))
+
+    def show(self, ecosystem: Ecosystem, name: str) -> dict[str, Any] | None:
+        purl = ecosystem.purl(ecosystem.normalize_name(name))
+        row = self._db.execute("SELECT * FROM packages WHERE purl = ?", (purl,)).fetchone()
+        if row is None:
+            return None
+        package = package_export(_package_row(row))
+        package["moment"] = row["moment"]
+        package["last_error"] = row["last_error"]
+        versions = []
+        for vrow in self._db.execute(
+            "SELECT * FROM versions WHERE package_purl = ? ORDER BY serial_number, name", (purl,)
+        ):
+            version = version_export(_version_row(vrow))
+            version["requires"] = [
+                requires_export(_requires_row(r))
+                for r in self._db.execute(
+                    "SELECT * FROM requires WHERE from_purl = ? ORDER BY to_purl, key",
+                    (vrow["purl"],),
+                )
+            ]
+            versions.append(version)
+        package["versions"] = versions
+        return package
+
+    # -- queue parents --------------------------------------------------------------------
+
+    def add_requirement_file(self, name: str, manager: str | None = None) -> str:
+        with self._transaction() as db:
+            cur = db.execute(
+                "INSERT INTO requirement_files (name, manager, moment) VALUES (?,?,?)",
+                (name, manager, now_iso()),
+            )
+            return f"{_FILE_PREFIX}{cur.lastrowid}"
+
+    def version_ids(self, ecosystem: Ecosystem, purls: Iterable[str]) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for chunk in _chunks(list(purls)):
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.execute(
+                f"SELECT purl, id FROM versions WHERE purl IN ({marks})", chunk
+            ):
+                result[row[0]] = str(row[1])
+        return result
+
+    def link_parents(self, ecosystem: Ecosystem, links: Sequence[ParentLink]) -> list[str]:
+        unknown: list[str] = []
+        if not links:
+            return unknown
+        with self._transaction() as db:
+            for link in links:
+                target = ecosystem.purl(link.package)
+                file_id = _file_id(link.parent_id)
+                if file_id is not None:
+                    if not db.execute(
+                        "SELECT 1 FROM requirement_files WHERE id = ?", (file_id,)
+                    ).fetchone():
+                        unknown.append(link.parent_id)
+                        continue
+                    self._pending_target(db, ecosystem, target, link.package)
+                    db.execute(
+                        """INSERT INTO requirement_file_requires
+                               (requirement_file_id, to_purl, constraints) VALUES (?,?,?)
+                           ON CONFLICT DO UPDATE SET constraints = excluded.constraints""",
+                        (file_id, target, link.constraints),
+                    )
+                    continue
+                version = (
+                    db.execute(
+                        "SELECT purl, package_purl FROM versions WHERE id = ?",
+                        (int(link.parent_id),),
+                    ).fetchone()
+                    if link.parent_id.isdigit()
+                    else None
+                )
+                if version is None:
+                    unknown.append(link.parent_id)
+                    continue
+                self._pending_target(db, ecosystem, target, link.package)
+                # The version's own requirement (with its marker and key) is the better edge.
+                db.execute(
+                    """INSERT INTO requires (from_purl, to_purl, key, constraints, raw_constraints,
+                           parent_version_name, kind)
+                       SELECT ?,?,?,?,?,?,'runtime'
+                       WHERE NOT EXISTS (SELECT 1 FROM requires WHERE from_purl = ? AND to_purl = ?)""",
+                    (
+                        version[0],
+                        target,
+                        QUEUE_EDGE_KEY,
+                        link.constraints,
+                        link.constraints,
+                        version[1],
+                        version[0],
+                        target,
+                    ),
+                )
+        return sorted(set(unknown))
+
+    def _pending_target(
+        self, db: sqlite3.Connection, ecosystem: Ecosystem, purl: str, name: str
+    ) -> None:
+        db.execute(
+            "INSERT INTO packages (purl, ecosystem, name) VALUES (?,?,?) ON CONFLICT DO NOTHING",
+            (purl, ecosystem.value, name),
+        )
+
+    def parent_edges(self, parent_id: str) -> list[dict[str, Any]]:
+        file_id = _file_id(parent_id)
+        if file_id is not None:
+            rows = self._db.execute(
+                """SELECT to_purl, constraints FROM requirement_file_requires
+                   WHERE requirement_file_id = ? ORDER BY to_purl""",
+                (file_id,),
+            )
+            return [{"to": r[0], "constraints": r[1], "parent_version_name": None} for r in rows]
+        if not parent_id.isdigit():
+            return []
+        rows = self._db.execute(
+            """SELECT r.to_purl, r.constraints, r.parent_version_name FROM requires r
+               JOIN versions v ON v.purl = r.from_purl WHERE v.id = ? ORDER BY r.to_purl, r.key""",
+            (int(parent_id),),
+        )
+        return [{"to": r[0], "constraints": r[1], "parent_version_name": r[2]} for r in rows]
+
+
+def _file_id(parent_id: str) -> int | None:
+    """The requirement_files row id of an "rf:<n>" parent id, else None."""
+    if parent_id.startswith(_FILE_PREFIX) and parent_id[len(_FILE_PREFIX) :].isdigit():
+        return int(parent_id[len(_FILE_PREFIX) :])
+    return None
+
+
+def _package_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["import_names"] = json.loads(row["import_names"])
+    return data
+
+
+def _version_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["package"] = row["package_purl"]
+    data["vulnerabilities"] = json.loads(row["vulnerabilities"])
+    return data
+
+
+def _requires_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["from"] = row["from_purl"]
+    data["to"] = row["to_purl"]
+    return data
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

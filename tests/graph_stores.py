@@ -1,0 +1,111 @@
+"""Stores for the graph tests: SQLite, Neo4jStore on the Cypher emulator, a real Neo4j; record builders.
+
+The real Neo4j runs only when SSC_TEST_NEO4J_URI is set (with SSC_TEST_NEO4J_USER,
+SSC_TEST_NEO4J_PASSWORD and optionally SSC_TEST_NEO4J_DATABASE). It deletes every node carrying
+an ssc label before and after each test: point it at a throwaway database.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ssc_cli.graph import neo4j as neo4j_store
+from ssc_cli.graph.interface import GraphStore
+from ssc_cli.graph.neo4j import Neo4jStore
+from ssc_cli.graph.sqlite import SqliteStore
+from ssc_cli.models import Ecosystem, PackageRecord, Requirement, VersionRecord
+from tests.cypher_emulator import EmulatedGraphDatabase
+
+PYPI, NPM, MAVEN, CARGO = Ecosystem.PYPI, Ecosystem.NPM, Ecosystem.MAVEN, Ecosystem.CARGO
+SSC_LABELS = [e.label for e in Ecosystem] + ["Version", "SscCursor", "SscRun", "SscFailure"]
+SSC_LABELS.append("SscCounter")
+KINDS = [
+    "sqlite",
+    "neo4j-emulated",
+    pytest.param("neo4j", marks=pytest.mark.neo4j),
+]
+
+
+def real_neo4j() -> tuple[str, str, str, str | None]:
+    uri = os.environ.get("SSC_TEST_NEO4J_URI")
+    if not uri:
+        pytest.skip("SSC_TEST_NEO4J_URI is not set: no Neo4j 5 server to run the contract on")
+    return (
+        uri,
+        os.environ.get("SSC_TEST_NEO4J_USER", "neo4j"),
+        os.environ.get("SSC_TEST_NEO4J_PASSWORD", ""),
+        os.environ.get("SSC_TEST_NEO4J_DATABASE") or None,
+    )
+
+
+def need_ocg() -> None:
+    """The emulated Neo4j runs need ocg (test extra); outside CI its absence only skips them."""
+    try:
+        import ocg  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("ocg is not installed (pip install -e '.[test]'): emulated Neo4j runs skipped")
+
+
+def wipe_real_neo4j() -> None:
+    import neo4j
+
+    uri, user, password, database = real_neo4j()
+    with neo4j.GraphDatabase.driver(uri, auth=(user, password)) as driver:
+        for name in SSC_LABELS:
+            driver.execute_query(f"MATCH (n:{name}) DETACH DELETE n", database_=database)
+
+
+def open_store(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GraphStore:
+    """A fresh, migrated store of the given kind."""
+    store: GraphStore
+    if kind == "sqlite":
+        store = SqliteStore(tmp_path / f"graph-{time.monotonic_ns()}.sqlite")
+    elif kind == "neo4j-emulated":
+        need_ocg()
+        monkeypatch.setattr(neo4j_store, "GraphDatabase", EmulatedGraphDatabase())
+        store = Neo4jStore("bolt://emulated:7687", "neo4j", "not-a-real-password")
+    else:
+        uri, user, password, database = real_neo4j()
+        wipe_real_neo4j()
+        store = Neo4jStore(uri, user, password, database=database)
+    store.migrate()
+    return store
+
+
+def req(name: str, constraints: str = "any", **kw: Any) -> Requirement:
+    return Requirement(name=name, constraints=constraints, raw_constraints=kw.pop("raw", ""), **kw)
+
+
+def ver(name: str, deps: list[Requirement] | None = None, **kw: Any) -> VersionRecord:
+    return VersionRecord(
+        name=name, release_date=kw.pop("date", f"2024-01-01T00:00:{name}"), requirements=deps, **kw
+    )
+
+
+def pkg(
+    name: str, versions: list[VersionRecord], eco: Ecosystem = PYPI, **kw: Any
+) -> PackageRecord:
+    return PackageRecord(ecosystem=eco, name=name, versions=versions, **kw)
+
+
+def run_sql(store: GraphStore, sql: str, cypher_text: str, **params: Any) -> None:
+    """A write the protocol does not offer (the vulnerability job's), done natively per store."""
+    if isinstance(store, SqliteStore):
+        store._db.execute(sql, params)
+        return
+    assert isinstance(store, Neo4jStore)
+    with store._driver.session(database=store._database) as session:
+        session.execute_write(lambda tx: tx.run(cypher_text, params).consume())
+
+
+def of_type(
+    store: GraphStore, kind: str, ecosystem: Ecosystem | None = None
+) -> list[dict[str, Any]]:
+    return [row for row in store.export(ecosystem) if row["type"] == kind]
