@@ -1,0 +1,65 @@
+"""The `ssc` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ssc_cli import __version__
+from ssc_cli.cli.context import Context, configure_logging
+from ssc_cli.cli.doctor import doctor_command
+from ssc_cli.cli.graph import graph_app
+from ssc_cli.cli.jobs import ingest_command, update_command
+from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
+
+app = typer.Typer(
+    name="ssc",
+    help="Keep a software-supply-chain graph current from package registries.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ssc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    typer_ctx: typer.Context,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="Read settings from this .env file.")
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print summaries as JSON on stdout.")
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("-v", "--verbose", count=True, help="More logs (-vv: debug).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    configure_logging(verbose, quiet)
+    typer_ctx.obj = Context(
+        env_file=env_file, json_output=json_output, verbosity=verbose, quiet=quiet
+    )
+
+
+app.command("ingest")(ingest_command)
+app.command("update")(update_command)
+app.command("doctor")(doctor_command)
+app.add_typer(graph_app, name="graph")
+app.command("drain-queue")(drain_queue_command)
+app.command("enqueue")(enqueue_command)
+app.add_typer(queue_app, name="queue")
+
+
+def main() -> None:
+    app()

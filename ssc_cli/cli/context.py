@@ -1,0 +1,116 @@
+"""What every command shares: settings, output mode, logging, progress, and the error-to-exit path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from ssc_cli import registries
+from ssc_cli.errors import ConfigError, SscError
+from ssc_cli.models import Ecosystem
+from ssc_cli.settings import Settings, load_settings
+
+log = logging.getLogger("ssc")
+
+
+@dataclass
+class Context:
+    """Global options, and the settings built once from them."""
+
+    env_file: Path | None = None
+    json_output: bool = False
+    verbosity: int = 0
+    quiet: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.env_file)
+        return self._settings
+
+
+def configure_logging(verbosity: int, quiet: bool) -> None:
+    """Logs go to stderr; timestamps when not on a terminal (cron mails, pod logs)."""
+    level = (
+        logging.ERROR
+        if quiet
+        else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not sys.stderr.isatty():
+        fmt = "%(asctime)s " + fmt
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if verbosity < 2:  # httpx logs every request at INFO
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def parse_ecosystem(text: str, *, implemented: bool = True) -> Ecosystem:
+    try:
+        ecosystem = Ecosystem.parse(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if implemented and ecosystem not in registries.available():
+        names = ", ".join(e.value for e in registries.available())
+        raise ConfigError(f"ecosystem {ecosystem.value!r} is not supported yet; use one of {names}")
+    return ecosystem
+
+
+def fail(exc: SscError) -> NoReturn:
+    """The one path from an SscError to an exit code."""
+    typer.echo(f"ssc: error: {exc}", err=True)
+    raise typer.Exit(exc.exit_code)
+
+
+@contextmanager
+def errors_to_exit_codes() -> Iterator[None]:
+    try:
+        yield
+    except SscError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        typer.echo("ssc: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def emit_summary(ctx: Context, title: str, summary: dict[str, Any], line: str) -> None:
+    """--json: the summary object on stdout; otherwise one line on stderr."""
+    if ctx.json_output:
+        typer.echo(json.dumps(summary, sort_keys=True))
+    elif not ctx.quiet:
+        typer.echo(f"{title}: {line}", err=True)
+
+
+@contextmanager
+def progress_bar(
+    ctx: Context, description: str, total: int | None
+) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal; nothing otherwise (cron, pods, pipes)."""
+    if ctx.quiet or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,110 @@
+"""ssc doctor: what can this machine reach (graph, Redis, MongoDB, each registry)?"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.errors import SscError
+from ssc_cli.graph import open_store
+from ssc_cli.http import Http, HttpConfig
+from ssc_cli.models import Ecosystem
+from ssc_cli.settings import Settings, redact_url
+
+
+def _check(name: str, target: str, probe: object) -> dict[str, object]:
+    try:
+        probe()  # type: ignore[operator]
+    except SscError as exc:
+        return {
+            "check": name,
+            "target": target,
+            "ok": False,
+            "detail": str(exc),
+            "exit": exc.exit_code,
+        }
+    return {"check": name, "target": target, "ok": True, "detail": "reachable", "exit": 0}
+
+
+async def _registries(settings: Settings, ecosystems: list[Ecosystem]) -> list[dict[str, object]]:
+    config = HttpConfig.from_settings(settings)
+    config.retries, config.cache_dir = 0, None
+    config.timeout = config.connect_timeout = min(settings.http_connect_timeout, 10.0)
+    results = []
+    async with Http(config) as http:
+        for eco in ecosystems:
+            url = settings.registry_url(eco)
+            try:
+                response = await http.get(url, ok=frozenset(range(200, 500)), max_bytes=1024 * 1024)
+                results.append(
+                    {
+                        "check": f"registry {eco.value}",
+                        "target": url,
+                        "ok": True,
+                        "detail": f"HTTP {response.status}",
+                        "exit": 0,
+                    }
+                )
+            except SscError as exc:
+                results.append(
+                    {
+                        "check": f"registry {eco.value}",
+                        "target": url,
+                        "ok": False,
+                        "detail": str(exc),
+                        "exit": 4,
+                    }
+                )
+    return results
+
+
+def doctor_command(
+    typer_ctx: typer.Context,
+    ecosystem: Annotated[
+        list[str] | None,
+        typer.Option("--ecosystem", help="Check only these registries (repeatable)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Check the graph, the queue, the vulnerability database and every registry."""
+    ctx: Context = typer_ctx.obj
+    with errors_to_exit_codes():
+        settings = ctx.settings
+        ecosystems = (
+            [parse_ecosystem(e, implemented=False) for e in ecosystem]
+            if ecosystem
+            else list(Ecosystem)
+        )
+
+        def graph() -> None:
+            store = open_store(settings)
+            try:
+                store.migrate()
+                store.ping()
+            finally:
+                store.close()
+
+        checks = [_check("graph", redact_url(settings.graph_target), graph)]
+        from ssc_cli.queue.connection import connect, redis_url
+
+        url = redis_url(settings)
+        if url is not None:
+            checks.append(_check("redis", redact_url(url), lambda: connect(settings).close()))
+        if settings.vuln_db_uri is not None:
+            from ssc_cli.vulns.mongo import ping
+
+            uri = settings.vuln_db_uri.get_secret_value()
+            checks.append(_check("mongodb", redact_url(uri), lambda: ping(uri)))
+        checks.extend(asyncio.run(_registries(settings, ecosystems)))
+    if json_output or ctx.json_output:
+        typer.echo(json.dumps(checks, indent=2))
+    else:
+        for check in checks:
+            mark = "ok  " if check["ok"] else "FAIL"
+            typer.echo(f"{mark} {check['check']:<18} {check['target']}  {check['detail']}")
+    codes = [int(c["exit"]) for c in checks if not c["ok"]]  # type: ignore[call-overload]
+    raise typer.Exit(5 if 5 in codes else (4 if codes else 0))

@@ -1,0 +1,99 @@
+"""ssc graph export / ssc graph show."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.errors import SscError
+from ssc_cli.graph import open_store
+
+graph_app = typer.Typer(help="Read the graph.", no_args_is_help=True)
+
+
+class NotInGraph(SscError):
+    """The package asked for is not in the graph."""
+
+    exit_code = 1
+
+
+@graph_app.command("export")
+def export_command(
+    typer_ctx: typer.Context,
+    ecosystem: Annotated[
+        str | None, typer.Option("--ecosystem", help="Only this ecosystem.")
+    ] = None,
+) -> None:
+    """Print the graph as JSON Lines: packages, then versions, then REQUIRE edges, each by purl."""
+    ctx: Context = typer_ctx.obj
+    with errors_to_exit_codes():
+        eco = parse_ecosystem(ecosystem, implemented=False) if ecosystem else None
+        store = open_store(ctx.settings)
+        try:
+            store.migrate()
+            out = sys.stdout
+            for item in store.export(eco):
+                out.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+                out.write("\n")
+            out.flush()
+        finally:
+            store.close()
+
+
+@graph_app.command("show")
+def show_command(
+    typer_ctx: typer.Context,
+    ecosystem: Annotated[str, typer.Argument(help="Ecosystem of the package.")],
+    name: Annotated[str, typer.Argument(help="Package name (any spelling the registry accepts).")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one package: its properties, versions and dependencies."""
+    ctx: Context = typer_ctx.obj
+    with errors_to_exit_codes():
+        eco = parse_ecosystem(ecosystem, implemented=False)
+        store = open_store(ctx.settings)
+        try:
+            store.migrate()
+            package = store.show(eco, name)
+        finally:
+            store.close()
+        if package is None:
+            raise NotInGraph(f"{eco.value} package {name!r} is not in the graph")
+    if json_output or ctx.json_output:
+        typer.echo(json.dumps(package, indent=2, ensure_ascii=False))
+        return
+    _print_package(package)
+
+
+def _print_package(package: dict[str, object]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{package['name']}[/bold]  {package['purl']}  ({package['status']})")
+    console.print(f"repository: {package['repository_url']}   vendor: {package['vendor']}")
+    console.print(f"import names: {', '.join(package['import_names']) or '-'}")  # type: ignore[arg-type]
+    if package.get("last_error"):
+        console.print(f"last error: {package['last_error']}")
+    table = Table("serial", "version", "released", "flags", "requires")
+    for version in package["versions"]:  # type: ignore[attr-defined]
+        flags = " ".join(
+            f
+            for f, on in (("yanked", version["yanked"]), ("deprecated", version["deprecated"]))
+            if on
+        )
+        requires = ", ".join(
+            f"{r['to'].split('/')[-1]} {r['constraints']}" for r in version["requires"]
+        )
+        table.add_row(
+            str(version["serial_number"]),
+            version["name"],
+            version["release_date"] or "-",
+            flags,
+            requires,
+        )
+    console.print(table)

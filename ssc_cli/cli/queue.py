@@ -1,0 +1,209 @@
+"""ssc drain-queue / ssc enqueue / ssc queue stats|retry-dead."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ssc_cli import registries
+from ssc_cli.cli.context import Context, emit_summary, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.errors import ConfigError
+from ssc_cli.graph import open_store
+from ssc_cli.http import Http, HttpConfig
+from ssc_cli.models import Ecosystem, read_names_file
+from ssc_cli.pipeline.drain import DrainOptions, DrainSummary, drain
+from ssc_cli.queue.connection import connect_async
+from ssc_cli.queue.message import ExtractionMessage
+from ssc_cli.queue.stream import ExtractionStream, StreamConfig
+from ssc_cli.registries.interface import Registry
+from ssc_cli.settings import Settings
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+
+queue_app = typer.Typer(help="Inspect and repair the extraction stream.", no_args_is_help=True)
+
+
+@asynccontextmanager
+async def open_stream(settings: Settings, *, block_ms: int = 0) -> AsyncIterator[ExtractionStream]:
+    """The extraction stream on the configured Redis (QueueUnavailable, exit 5, when down)."""
+    client = await connect_async(settings, block_ms=block_ms)
+    try:
+        yield ExtractionStream(client, StreamConfig.from_settings(settings))
+    finally:
+        await client.aclose()
+
+
+def drain_queue_command(
+    typer_ctx: typer.Context,
+    batch: Annotated[
+        int | None, typer.Option("--batch", min=1, help="Entries read (and fetched) at a time.")
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option("--max-messages", min=1, help="Stop after N entries.")
+    ] = None,
+    until_empty: Annotated[
+        bool,
+        typer.Option(
+            "--until-empty", help="Stop when nothing is undelivered or pending (cron); else run on."
+        ),
+    ] = False,
+    block_ms: Annotated[
+        int | None, typer.Option("--block-ms", min=0, help="Wait this long for new entries.")
+    ] = None,
+    follow_deps: Annotated[
+        bool,
+        typer.Option(
+            "--follow-deps/--no-follow-deps", help="Queue unknown dependencies as new messages."
+        ),
+    ] = True,
+    json_output: JsonOpt = False,
+) -> None:
+    """Extract the packages requested on the Redis stream; SIGTERM/SIGINT finish the batch and exit 0."""
+    ctx: Context = typer_ctx.obj
+    ctx.json_output = ctx.json_output or json_output
+    with errors_to_exit_codes():
+        settings = ctx.settings
+        size = batch or settings.queue_batch
+        options = DrainOptions(
+            batch=size,
+            max_messages=max_messages,
+            until_empty=until_empty,
+            block_ms=settings.queue_block_ms if block_ms is None else block_ms,
+            max_attempts=settings.queue_max_attempts,
+            claim_idle_ms=settings.queue_claim_idle_ms,
+            follow_deps=follow_deps,
+            concurrency=size,  # each registry's own per-host cap still applies
+        )
+        summary = asyncio.run(_drain(settings, options))
+    data = summary.as_dict()
+    line = (
+        f"{data['total_processed']} processed, {data['successful']} ok, {data['failed']} failed, "
+        f"{data['dead_lettered']} dead-lettered, {data['reclaimed']} reclaimed, "
+        f"{data['dependencies_enqueued']} dependencies queued in {data['elapsed']}s "
+        f"({data['messages_per_second']}/s, stopped: {data['stopped']})"
+    )
+    emit_summary(ctx, "drain-queue", data, line)
+    # Kubernetes stops pods with SIGTERM: a clean stop is success whatever the batch held.
+    raise typer.Exit(1 if summary.failures and summary.stopped != "signal" else 0)
+
+
+async def _drain(settings: Settings, options: DrainOptions) -> DrainSummary:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    store = open_store(settings)
+    try:
+        store.migrate()
+        async with (
+            open_stream(settings, block_ms=options.block_ms) as stream,
+            Http(HttpConfig.from_settings(settings)) as http,
+        ):
+
+            def open_registry(eco: Ecosystem) -> Registry:
+                return registries.open_registry(eco, settings, http)
+
+            return await drain(stream, store, open_registry, options, stop)
+    finally:
+        store.close()
+
+
+def enqueue_command(
+    typer_ctx: typer.Context,
+    ecosystem: Annotated[str, typer.Argument(help="Registry of the packages.", show_default=False)],
+    names: Annotated[list[str] | None, typer.Argument(help="Package names.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Also the names in this file (one per line or a JSON array)."),
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Re-extract packages the graph already has.")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Request extractions by hand: one message per package on the stream."""
+    ctx: Context = typer_ctx.obj
+    ctx.json_output = ctx.json_output or json_output
+    with errors_to_exit_codes():
+        eco = parse_ecosystem(ecosystem, implemented=False)
+        wanted = list(names or [])
+        if file is not None:
+            try:
+                wanted += read_names_file(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"--file {file}: {exc}") from None
+        normalised = list(dict.fromkeys(n for n in map(eco.normalize_name, wanted) if n))
+        if not normalised:
+            raise ConfigError("no package names given (arguments or --file)")
+        messages = [ExtractionMessage.request(eco, n, refresh=refresh) for n in normalised]
+        settings = ctx.settings
+
+        async def main() -> int:
+            async with open_stream(settings) as stream:
+                await stream.ensure_group()
+                return await stream.publish(messages)
+
+        count = asyncio.run(main())
+    data = {"ecosystem": eco.value, "enqueued": count, "stream": ctx.settings.redis_stream}
+    emit_summary(ctx, "enqueue", data, f"{count} {eco.value} packages queued on {data['stream']}")
+
+
+@queue_app.command("stats")
+def stats_command(typer_ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """Stream length, pending entries per consumer, dead-letter length."""
+    ctx: Context = typer_ctx.obj
+    with errors_to_exit_codes():
+        settings = ctx.settings
+
+        async def main() -> dict[str, object]:
+            async with open_stream(settings) as stream:
+                return await stream.stats()
+
+        data = asyncio.run(main())
+    if ctx.json_output or json_output:
+        typer.echo(json.dumps(data, sort_keys=True))
+        return
+    typer.echo(f"stream {data['stream']}: {data['length']} entries")
+    for group in data["groups"]:  # type: ignore[attr-defined]
+        typer.echo(
+            f"  group {group['name']}: {group['pending']} pending, lag {group['lag']}, "
+            f"last delivered {group['last_delivered_id']}"
+        )
+        for consumer in group["consumers"]:
+            typer.echo(
+                f"    {consumer['name']}: {consumer['pending']} pending, idle {consumer['idle_ms']} ms"
+            )
+    typer.echo(f"dead letters {data['dead_letters']}: {data['dead_letter_length']} entries")
+
+
+@queue_app.command("retry-dead")
+def retry_dead_command(
+    typer_ctx: typer.Context,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Move at most N dead letters.")
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Move dead letters back onto the stream (after fixing what failed them)."""
+    ctx: Context = typer_ctx.obj
+    ctx.json_output = ctx.json_output or json_output
+    with errors_to_exit_codes():
+        settings = ctx.settings
+
+        async def main() -> tuple[int, int]:
+            async with open_stream(settings) as stream:
+                await stream.ensure_group()
+                return await stream.retry_dead(limit)
+
+        moved, kept = asyncio.run(main())
+    data = {"moved": moved, "kept": kept}
+    emit_summary(
+        ctx, "queue retry-dead", data, f"{moved} moved back, {kept} kept (no data to retry)"
+    )

@@ -1,0 +1,1 @@
+"""Use cases: ingest, update, drain. No Typer, no httpx, no database driver in here."""

@@ -1,0 +1,369 @@
+"""drain-queue: turn extraction requests from the stream into graph writes, acked after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ssc_cli.errors import ConfigError, RegistryUnavailable
+from ssc_cli.graph.interface import EXTRACTED, GraphStore, ParentLink
+from ssc_cli.models import Ecosystem, PackageRecord, serial_numbers
+from ssc_cli.pipeline.extract import UNREACHABLE_STREAK, Extraction, Outcome
+from ssc_cli.queue.message import (
+    FAILED,
+    INVALID_MESSAGE,
+    UNSUPPORTED_TYPE,
+    ExtractionMessage,
+    Rejected,
+    parse_entry,
+)
+from ssc_cli.queue.stream import DeadLetter, Entry
+from ssc_cli.registries.interface import Registry
+
+log = logging.getLogger(__name__)
+
+
+class Queue(Protocol):
+    """What draining needs from the stream (ssc_cli.queue.stream.ExtractionStream)."""
+
+    async def read(self, count: int, block_ms: int) -> list[Entry]: ...
+
+    async def ack(self, ids: Sequence[str]) -> None: ...
+
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    async def heartbeat(self, ids: Sequence[str]) -> None: ...
+
+    async def drained(self) -> bool: ...
+
+    async def trim(self) -> None: ...
+
+    async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int: ...
+
+
+@dataclass
+class DrainOptions:
+    batch: int = 50
+    max_messages: int | None = None
+    until_empty: bool = False  # stop when the group has nothing undelivered and nothing pending
+    block_ms: int = 5_000
+    max_attempts: int = 3
+    claim_idle_ms: int = 60_000
+    follow_deps: bool = True
+    concurrency: int = 8  # fetches in flight per batch
+
+
+@dataclass
+class DrainSummary:
+    total_processed: int = 0
+    successful: int = 0
+    failed: int = 0
+    validation_errors: int = 0
+    unsupported_types: int = 0
+    reclaimed: int = 0
+    dead_lettered: int = 0
+    success_rate: float = 100.0
+    extracted: int = 0  # packages fetched and written
+    already_present: int = 0  # requests for packages the graph had (edge written, no fetch)
+    missing: int = 0  # not in the registry: recorded as missing, acked
+    retry_later: int = 0  # failed, left pending for another delivery
+    dependencies_enqueued: int = 0
+    unknown_parents: int = 0
+    stopped: str = "empty"
+    elapsed: float = 0.0
+    messages_per_second: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["failures"] = [{"package": n, "reason": r} for n, r in self.failures]
+        return data
+
+
+@dataclass(slots=True)
+class _Request:
+    entry: Entry
+    message: ExtractionMessage
+    name: str
+
+
+class Drain:
+    """One consumer's loop: read a batch, extract what the graph lacks, write, link, ack."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        store: GraphStore,
+        open_registry: Callable[[Ecosystem], Registry],
+        options: DrainOptions,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.queue = queue
+        self.store = store
+        self.options = options
+        self.stop = stop or asyncio.Event()
+        self.summary = DrainSummary()
+        self._open_registry = open_registry
+        self._registries: dict[Ecosystem, Registry | None] = {}
+        self._streak = 0
+
+    async def run(self) -> DrainSummary:
+        started = time.monotonic()
+        options = self.options
+        try:
+            while not self.stop.is_set():
+                budget = options.batch
+                if options.max_messages is not None:
+                    budget = min(budget, options.max_messages - self.summary.total_processed)
+                    if budget <= 0:
+                        self.summary.stopped = "max-messages"
+                        break
+                entries = await self._read(budget)
+                if entries is None:  # stop requested while waiting
+                    break
+                if entries:
+                    await self._batch(entries)
+                    await self.queue.trim()
+                    continue
+                if options.until_empty and await self.queue.drained():
+                    self.summary.stopped = "empty"
+                    break
+                if options.block_ms <= 0:
+                    # Nothing readable yet (another consumer's entries are not idle enough).
+                    await self._sleep(min(0.2, options.claim_idle_ms / 4000))
+            else:
+                self.summary.stopped = "signal"
+        finally:
+            self._finish(started)
+        return self.summary
+
+    async def _read(self, count: int) -> list[Entry] | None:
+        """A batch, or None when a stop was requested during a blocking read."""
+        read = asyncio.ensure_future(self.queue.read(count, self.options.block_ms))
+        stopped = asyncio.ensure_future(self.stop.wait())
+        done, _ = await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if read in done:
+            stopped.cancel()
+            return read.result()
+        # Entries Redis delivered to the cancelled read stay pending under this consumer
+        # and are reclaimed by another after the claim idle time: delayed, never lost.
+        read.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await read
+        self.summary.stopped = "signal"
+        return None
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), seconds)
+
+    # -- one batch ------------------------------------------------------------------------
+
+    async def _batch(self, entries: list[Entry]) -> None:
+        summary = self.summary
+        summary.total_processed += len(entries)
+        summary.reclaimed += sum(1 for e in entries if e.reclaimed)
+        dead: list[DeadLetter] = []
+        done: list[str] = []
+        by_eco: dict[Ecosystem, list[_Request]] = {}
+        for entry in entries:
+            request = self._validate(entry, dead)
+            if request is not None:
+                eco = request.message.ecosystem()
+                assert eco is not None  # parse_entry rejected unknown node types
+                by_eco.setdefault(eco, []).append(request)
+        beat = asyncio.create_task(self._heartbeat([e.id for e in entries]))
+        try:
+            for eco, requests in by_eco.items():
+                await self._extract(eco, requests, done, dead)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+        # Only now, with every graph write of the batch committed.
+        await self.queue.dead_letter(dead)
+        await self.queue.ack(done)
+        summary.dead_lettered += len(dead)
+
+    def _validate(self, entry: Entry, dead: list[DeadLetter]) -> _Request | None:
+        parsed = parse_entry(entry.fields)
+        if isinstance(parsed, ExtractionMessage):
+            eco = parsed.ecosystem()
+            assert eco is not None
+            if self._registry(eco) is None:
+                parsed = Rejected(
+                    UNSUPPORTED_TYPE,
+                    f"node_type {parsed.node_type!r}: {eco.value} not supported yet",
+                )
+            else:
+                name = eco.normalize_name(parsed.package)
+                if name:
+                    return _Request(entry, parsed, name)
+                parsed = Rejected(INVALID_MESSAGE, "package: empty after normalisation")
+        if parsed.reason == UNSUPPORTED_TYPE:
+            self.summary.unsupported_types += 1
+        else:
+            self.summary.validation_errors += 1
+        log.warning("dead-lettering %s: %s", entry.id, parsed.error)
+        dead.append(DeadLetter(entry, parsed.reason, parsed.error))
+        return None
+
+    def _registry(self, eco: Ecosystem) -> Registry | None:
+        if eco not in self._registries:
+            try:
+                self._registries[eco] = self._open_registry(eco)
+            except ConfigError:  # the ecosystem's client is not built (yet)
+                self._registries[eco] = None
+        return self._registries[eco]
+
+    async def _heartbeat(self, ids: list[str]) -> None:
+        """Keep the batch's entries ours while a slow batch runs (claim idle would hand them on)."""
+        interval = max(0.05, self.options.claim_idle_ms / 3000)
+        while True:
+            await asyncio.sleep(interval)
+            await self.queue.heartbeat(ids)
+
+    async def _extract(
+        self,
+        eco: Ecosystem,
+        requests: list[_Request],
+        done: list[str],
+        dead: list[DeadLetter],
+    ) -> None:
+        registry = self._registry(eco)
+        assert registry is not None
+        names = sorted({r.name for r in requests})
+        refresh = {r.name for r in requests if r.message.refresh}
+        statuses = self.store.statuses(eco, names)
+        wanted = [n for n in names if n in refresh or statuses.get(n) != EXTRACTED]
+        known = self.store.known(eco, [n for n in wanted if statuses.get(n) == EXTRACTED])
+        extraction = Extraction(registry, self.store, batch_size=max(1, len(wanted)))
+        outcomes = await self._fetch_all(extraction, wanted, known)
+        for fetched in outcomes.values():
+            extraction.accept(fetched)
+        extraction.flush()
+
+        links: list[ParentLink] = []
+        for request in requests:
+            outcome = outcomes.get(request.name)
+            entry = request.entry
+            if outcome is not None and outcome.error is not None:
+                self.summary.failed += 1
+                if entry.deliveries < self.options.max_attempts:
+                    self.summary.retry_later += 1
+                    continue  # left pending: redelivered once idle (XAUTOCLAIM)
+                error = (
+                    f"{outcome.error} (attempt {entry.deliveries} of {self.options.max_attempts})"
+                )
+                self.summary.failures.append((request.name, error))
+                dead.append(DeadLetter(entry, FAILED, error))
+            else:
+                self.summary.successful += 1
+                done.append(entry.id)
+                if outcome is None:
+                    self.summary.already_present += 1
+                elif outcome.missing:
+                    self.summary.missing += 1
+            # The requirement is real even when the package could not be extracted.
+            if request.message.parent_id:
+                links.append(
+                    ParentLink(
+                        request.message.parent_id,
+                        request.name,
+                        request.message.constraints or "any",
+                    )
+                )
+        self.summary.extracted += sum(1 for o in outcomes.values() if o.record is not None)
+        if links:
+            unknown = self.store.link_parents(eco, links)
+            if unknown:
+                self.summary.unknown_parents += len(unknown)
+                log.warning("parent ids naming no Version/RequirementFile: %s", ", ".join(unknown))
+        if self.options.follow_deps:
+            records = [o.record for o in outcomes.values() if o.record is not None]
+            await self._discover(eco, extraction, records, set(names))
+
+    async def _fetch_all(
+        self, extraction: Extraction, names: list[str], known: dict[str, Any]
+    ) -> dict[str, Outcome]:
+        gate = asyncio.Semaphore(max(1, self.options.concurrency))
+
+        async def one(name: str) -> Outcome:
+            async with gate:
+                return await extraction.fetch(name, known.get(name))
+
+        results = await asyncio.gather(*(one(n) for n in names))
+        for outcome in results:
+            self._streak = self._streak + 1 if outcome.unreachable else 0
+            if self._streak >= UNREACHABLE_STREAK:
+                # Nothing is acked: every message stays pending for a later run (exit 4).
+                raise RegistryUnavailable(
+                    f"{extraction.registry.ecosystem.value} registry unreachable for "
+                    f"{self._streak} packages in a row: {outcome.error}"
+                )
+        return {o.name: o for o in results}
+
+    async def _discover(
+        self,
+        eco: Ecosystem,
+        extraction: Extraction,
+        records: list[PackageRecord],
+        in_batch: set[str],
+    ) -> None:
+        """Unknown dependencies become messages (not a recursion): the worker pool shares the tree."""
+        plans: dict[
+            str, tuple[str, str, str]
+        ] = {}  # dep -> (version purl, constraints, parent purl)
+        for record in records:
+            unknown = set(extraction.unextracted(extraction.dependencies(record))) - in_batch
+            if not unknown:
+                continue
+            serials = serial_numbers(eco, [v.name for v in record.versions])
+            # The newest version requiring each dependency is the parent named in the message.
+            for version in sorted(record.versions, key=lambda v: serials.get(v.name, -1)):
+                for req in version.requirements or ():
+                    if req.name in unknown:
+                        plans[req.name] = (
+                            eco.purl(record.name, version.name),
+                            req.constraints,
+                            record.purl,
+                        )
+        if not plans:
+            return
+        ids = self.store.version_ids(eco, {vpurl for vpurl, _, _ in plans.values()})
+        messages = [
+            ExtractionMessage.request(
+                eco,
+                dep,
+                constraints=constraints,
+                parent_id=ids.get(vpurl),
+                parent_version=parent,
+            )
+            for dep, (vpurl, constraints, parent) in sorted(plans.items())
+        ]
+        self.summary.dependencies_enqueued += await self.queue.publish_discovered(messages)
+
+    def _finish(self, started: float) -> None:
+        summary = self.summary
+        summary.elapsed = round(time.monotonic() - started, 3)
+        if summary.total_processed:
+            summary.success_rate = round(100.0 * summary.successful / summary.total_processed, 2)
+            summary.messages_per_second = round(
+                summary.total_processed / max(summary.elapsed, 1e-6), 2
+            )
+
+
+async def drain(
+    queue: Queue,
+    store: GraphStore,
+    open_registry: Callable[[Ecosystem], Registry],
+    options: DrainOptions,
+    stop: asyncio.Event | None = None,
+) -> DrainSummary:
+    """Process messages until empty, max-messages or stop; see Drain."""
+    return await Drain(queue, store, open_registry, options, stop).run()

@@ -1,0 +1,242 @@
+"""ingest: the registry listing minus what the graph has, pending ones first, dependencies followed."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore
+from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run
+from ssc_cli.pipeline.scheduler import run_bounded
+from ssc_cli.registries.interface import Registry
+
+_LISTING_CHUNK = 500
+
+
+@dataclass
+class IngestOptions:
+    limit: int | None = None
+    dry_run: bool = False
+    follow_deps: bool = True
+    names: Sequence[str] | None = None  # --names-from: exactly these instead of the listing
+    concurrency: int = 8
+    batch_size: int = 100
+
+
+@dataclass
+class IngestSummary:
+    total_in_registry: int = 0
+    listing_complete: bool = False
+    new_packages_ingested: int = 0
+    skipped_existing: int = 0
+    dependencies_discovered: int = 0
+    missing: int = 0
+    pending_left: int = 0
+    errors: int = 0
+    new_versions: int = 0
+    ingestion_rate: float = 0.0
+    requests: int = 0
+    elapsed: float = 0.0
+    run_id: int | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["failures"] = [{"package": n, "reason": r} for n, r in self.failures]
+        return data
+
+
+class _Names:
+    """Where the next name comes from: discovered dependencies and pending ones, then the listing."""
+
+    def __init__(
+        self, extraction: Extraction, listing: AsyncIterator[str], summary: IngestSummary
+    ) -> None:
+        self.extraction = extraction
+        self.listing = listing
+        self.summary = summary
+        self.priority: deque[str] = deque()
+        self.fresh: deque[str] = deque()
+        self.seen: set[str] = set()
+        self.listing_done = False
+
+    def prioritise(self, names: list[str]) -> None:
+        for name in names:
+            if name not in self.seen:
+                self.seen.add(name)
+                self.priority.append(name)
+
+    async def next(self) -> str | None:
+        if self.priority:
+            return self.priority.popleft()
+        while not self.fresh and not self.listing_done:
+            await self._refill()
+        return self.fresh.popleft() if self.fresh else None
+
+    async def _refill(self) -> None:
+        eco = self.extraction.registry.ecosystem
+        chunk: list[str] = []
+        async for raw in self.listing:
+            self.summary.total_in_registry += 1
+            name = eco.normalize_name(raw)
+            if name and name not in self.seen:
+                self.seen.add(name)
+                chunk.append(name)
+            if len(chunk) >= _LISTING_CHUNK:
+                break
+        else:
+            self.listing_done = True
+        statuses = self.extraction.store.statuses(eco, chunk) if chunk else {}
+        for name in chunk:
+            if statuses.get(name) == EXTRACTED:
+                self.summary.skipped_existing += 1
+            else:
+                self.fresh.append(name)
+
+
+async def _iterate(names: Sequence[str]) -> AsyncIterator[str]:
+    for name in names:
+        yield name
+
+
+async def ingest(
+    registry: Registry,
+    store: GraphStore,
+    options: IngestOptions,
+    *,
+    requests_made: Callable[[], int] = lambda: 0,
+    progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Extract every package the graph lacks (up to options.limit), recording every failure."""
+    eco = registry.ecosystem
+    started = time.monotonic()
+    summary = IngestSummary()
+    if not options.dry_run:
+        summary.run_id = store.start_run("ingest", eco)
+    with recorded_run(store, summary.run_id):
+        return await _ingest(registry, store, options, summary, started, requests_made, progress)
+
+
+async def _ingest(
+    registry: Registry,
+    store: GraphStore,
+    options: IngestOptions,
+    summary: IngestSummary,
+    started: float,
+    requests_made: Callable[[], int],
+    progress: Callable[[int], None] | None,
+) -> IngestSummary:
+    eco = registry.ecosystem
+    extraction = Extraction(
+        registry, store, dry_run=options.dry_run, batch_size=options.batch_size, progress=progress
+    )
+    summary.failures = extraction.failures  # one list: filled as outcomes settle
+    listing = _iterate(options.names) if options.names is not None else registry.list_names()
+    names = _Names(extraction, listing, summary)
+    if options.names is None:
+        names.prioritise(store.pending(eco))
+    attempts = 0
+
+    async def next_name() -> str | None:
+        nonlocal attempts
+        if options.limit is not None and attempts >= options.limit:
+            return None
+        name = await names.next()
+        if name is not None:
+            attempts += 1
+        return name
+
+    def on_done(outcome: Outcome) -> None:
+        if outcome.record is not None:
+            summary.new_packages_ingested += 1
+            if options.follow_deps:
+                found = extraction.unextracted(extraction.dependencies(outcome.record))
+                before = len(names.seen)
+                names.prioritise(found)
+                summary.dependencies_discovered += len(names.seen) - before
+        extraction.settle(outcome)
+
+    try:
+        await run_bounded(next_name, extraction.fetch, on_done, max(1, options.concurrency))
+    finally:
+        extraction.flush()
+        summary.missing = extraction.missing_count
+        _finish(store, registry, options, summary, started, requests_made)
+    summary.listing_complete = names.listing_done
+    if not options.dry_run and names.listing_done and options.names is None:
+        cursor = registry.listing_cursor()
+        if cursor is not None and store.cursor(eco, "update") is None:
+            store.set_cursor(eco, "update", cursor)
+    summary.new_versions = extraction.stats.new_versions
+    if not options.dry_run and summary.run_id is not None:
+        store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())
+    return summary
+
+
+def _finish(
+    store: GraphStore,
+    registry: Registry,
+    options: IngestOptions,
+    summary: IngestSummary,
+    started: float,
+    requests_made: Callable[[], int],
+) -> None:
+    eco = registry.ecosystem
+    if not options.dry_run and summary.run_id is not None:
+        store.record_failures(summary.run_id, eco, summary.failures)
+    summary.errors = len(summary.failures)
+    summary.pending_left = store.count(eco, PENDING)
+    attempted = summary.new_packages_ingested + summary.errors + summary.missing
+    summary.ingestion_rate = (
+        round(100.0 * summary.new_packages_ingested / attempted, 2) if attempted else 100.0
+    )
+    summary.requests = requests_made()
+    summary.elapsed = round(time.monotonic() - started, 3)
+
+
+@dataclass
+class PublishSummary:
+    total_in_registry: int = 0
+    listing_complete: bool = False
+    skipped_existing: int = 0
+    enqueued: int = 0
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+async def publish_new(
+    registry: Registry,
+    store: GraphStore,
+    publish: Callable[[list[str]], Awaitable[int]],
+    options: IngestOptions,
+) -> PublishSummary:
+    """ingest --enqueue: the same names ingest would extract (pending first), sent to the queue."""
+    started = time.monotonic()
+    counts = IngestSummary()
+    extraction = Extraction(registry, store, dry_run=True)
+    listing = _iterate(options.names) if options.names is not None else registry.list_names()
+    names = _Names(extraction, listing, counts)
+    if options.names is None:
+        names.prioritise(store.pending(registry.ecosystem))
+    summary = PublishSummary()
+    chunk: list[str] = []
+    while options.limit is None or summary.enqueued + len(chunk) < options.limit:
+        name = await names.next()
+        if name is None:
+            break
+        chunk.append(name)
+        if len(chunk) >= _LISTING_CHUNK:
+            summary.enqueued += await publish(chunk)
+            chunk = []
+    if chunk:
+        summary.enqueued += await publish(chunk)
+    summary.total_in_registry = counts.total_in_registry
+    summary.skipped_existing = counts.skipped_existing
+    summary.listing_complete = names.listing_done
+    summary.elapsed = round(time.monotonic() - started, 3)
+    return summary

@@ -1,0 +1,135 @@
+"""update: refetch the stored packages the registry changed since the last update, then move the cursor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssc_cli.graph.interface import EcosystemView, GraphStore
+from ssc_cli.models import KnownPackage
+from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run
+from ssc_cli.pipeline.scheduler import run_bounded
+from ssc_cli.registries.interface import Registry
+
+_KNOWN_CHUNK = 500
+
+
+@dataclass
+class UpdateOptions:
+    limit: int | None = None
+    dry_run: bool = False
+    full: bool = False  # re-check every stored package, not only the changed ones
+    concurrency: int = 8
+    batch_size: int = 100
+
+
+@dataclass
+class UpdateSummary:
+    packages_changed: int = 0
+    packages_processed: int = 0
+    total_versions: int = 0  # new versions added
+    removed_versions: int = 0
+    missing: int = 0
+    errors: int = 0
+    success_rate: float = 100.0
+    requests: int = 0
+    elapsed: float = 0.0
+    cursor_saved: bool = False
+    run_id: int | None = None
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["failures"] = [{"package": n, "reason": r} for n, r in self.failures]
+        return data
+
+
+async def update(
+    registry: Registry,
+    store: GraphStore,
+    options: UpdateOptions,
+    *,
+    requests_made: Callable[[], int] = lambda: 0,
+    progress: Callable[[int], None] | None = None,
+) -> UpdateSummary:
+    """Refetch what changed; the cursor moves only after every write of the run committed."""
+    eco = registry.ecosystem
+    started = time.monotonic()
+    summary = UpdateSummary()
+    if not options.dry_run:
+        summary.run_id = store.start_run("update", eco)
+    with recorded_run(store, summary.run_id):
+        return await _update(registry, store, options, summary, started, requests_made, progress)
+
+
+async def _update(
+    registry: Registry,
+    store: GraphStore,
+    options: UpdateOptions,
+    summary: UpdateSummary,
+    started: float,
+    requests_made: Callable[[], int],
+    progress: Callable[[int], None] | None,
+) -> UpdateSummary:
+    eco = registry.ecosystem
+    changes = await registry.changes(EcosystemView(store, eco))
+    if options.full:
+        targets = [name for name, _ in store.tokens(eco)]
+    else:
+        # Packages that failed last time are retried even though the feed moved past them.
+        targets = list(dict.fromkeys([*changes.names, *store.retry_names(eco)]))
+    summary.packages_changed = len(targets)
+    if options.limit is not None:
+        targets = targets[: options.limit]
+    truncated = len(targets) < summary.packages_changed
+    extraction = Extraction(
+        registry, store, dry_run=options.dry_run, batch_size=options.batch_size, progress=progress
+    )
+    summary.failures = extraction.failures  # one list: filled as outcomes settle
+
+    # What the graph holds of the next targets, read one chunk at a time (one query, not one per
+    # package); entries leave when their fetch starts, so memory stays at about one chunk.
+    known: dict[str, KnownPackage] = {}
+    position = 0
+
+    async def next_name() -> str | None:
+        nonlocal position
+        if position >= len(targets):
+            return None
+        if position % _KNOWN_CHUNK == 0:
+            known.update(store.known(eco, targets[position : position + _KNOWN_CHUNK]))
+        position += 1
+        return targets[position - 1]
+
+    async def work(name: str) -> Outcome:
+        return await extraction.fetch(name, known.pop(name, None))
+
+    def on_done(outcome: Outcome) -> None:
+        if outcome.record is not None:
+            summary.packages_processed += 1
+        extraction.settle(outcome)
+
+    try:
+        await run_bounded(next_name, work, on_done, max(1, options.concurrency))
+    finally:
+        extraction.flush()
+        summary.missing = extraction.missing_count
+        if not options.dry_run and summary.run_id is not None:
+            store.record_failures(summary.run_id, eco, summary.failures)
+    # Failed packages carry last_error and are retried next time, so the cursor may move on;
+    # a --limit cut short the change list, so it may not.
+    if not options.dry_run and changes.cursor is not None and not truncated:
+        store.set_cursor(eco, "update", changes.cursor)
+        summary.cursor_saved = True
+    summary.total_versions = extraction.stats.new_versions
+    summary.removed_versions = extraction.stats.removed_versions
+    summary.errors = len(summary.failures)
+    done = summary.packages_processed + summary.errors
+    summary.success_rate = round(100.0 * summary.packages_processed / done, 2) if done else 100.0
+    summary.requests = requests_made()
+    summary.elapsed = round(time.monotonic() - started, 3)
+    if not options.dry_run and summary.run_id is not None:
+        store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())
+    return summary

@@ -1,0 +1,45 @@
+"""Registry clients, one module per ecosystem; open_registry picks the one asked for."""
+
+from __future__ import annotations
+
+import importlib
+
+from ssc_cli.errors import ConfigError
+from ssc_cli.http import Http
+from ssc_cli.models import Ecosystem
+from ssc_cli.registries.interface import Registry
+from ssc_cli.settings import Settings
+
+# Implemented ecosystems: "module:class". An ecosystem absent here is not offered by the CLI.
+_IMPLEMENTATIONS: dict[Ecosystem, str] = {
+    Ecosystem.PYPI: "ssc_cli.registries.pypi:PyPIRegistry",
+    Ecosystem.NPM: "ssc_cli.registries.npm:NPMRegistry",
+    Ecosystem.MAVEN: "ssc_cli.registries.maven:MavenRegistry",
+    Ecosystem.NUGET: "ssc_cli.registries.nuget:NuGetRegistry",
+    Ecosystem.CARGO: "ssc_cli.registries.cargo:CargoRegistry",
+    Ecosystem.RUBYGEMS: "ssc_cli.registries.rubygems:RubyGemsRegistry",
+}
+
+
+def available() -> list[Ecosystem]:
+    """Ecosystems ssc can ingest, in command-line order."""
+    return [eco for eco in Ecosystem if eco in _IMPLEMENTATIONS]
+
+
+def open_registry(ecosystem: Ecosystem, settings: Settings, http: Http) -> Registry:
+    """The client of one registry, sharing the run's HTTP layer."""
+    target = _IMPLEMENTATIONS.get(ecosystem)
+    if target is None:
+        names = ", ".join(e.value for e in available())
+        raise ConfigError(f"ecosystem {ecosystem.value!r} is not supported yet; use one of {names}")
+    module_name, _, class_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    registry: Registry = cls(settings, http)
+    return registry
+
+
+def close_registry(registry: Registry) -> None:
+    """Release what a client holds for the run (dump indexes, local index files), if anything."""
+    close = getattr(registry, "close", None)
+    if callable(close):
+        close()

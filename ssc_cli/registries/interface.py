@@ -1,0 +1,70 @@
+"""What every registry client provides, and the read-only view of the graph it may consult."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ssc_cli.errors import HttpStatusError, PackageNotFound
+from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
+
+
+class StoreView(Protocol):
+    """The part of the graph store a registry may read while planning an update."""
+
+    def cursor(self, key: str) -> dict[str, Any] | None: ...
+
+    def tokens(self) -> Iterator[tuple[str, str | None]]:
+        """(name, token) of every extracted package of the ecosystem."""
+        ...
+
+    def known(self, names: Iterable[str]) -> Mapping[str, KnownPackage]:
+        """What the graph holds of these packages (absent names are not stored)."""
+        ...
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """What changed in a registry since the stored cursor."""
+
+    # Stored packages whose registry data changed: each is refetched and rewritten.
+    names: list[str] = field(default_factory=list)
+    # Saved (under the key `update`) only after every write of this update committed.
+    cursor: dict[str, Any] | None = None
+    # Requests the feed itself cost, for the summary (informational).
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Registry(Protocol):
+    """One registry client: builds URLs, parses payloads into records. No graph, no retries."""
+
+    ecosystem: Ecosystem
+
+    def list_names(self) -> AsyncIterator[str]:
+        """Every package name the registry lists (raw spelling; the pipeline normalises)."""
+        ...
+
+    async def fetch(self, name: str, known: KnownPackage | None = None) -> PackageRecord:
+        """One package with all its versions; per-version data only for versions not in known.
+
+        Raises PackageNotFound when the registry does not know the package.
+        """
+        ...
+
+    async def changes(self, view: StoreView) -> ChangeSet:
+        """Stored packages that changed since the cursor saved by the last update."""
+        ...
+
+    def listing_cursor(self) -> dict[str, Any] | None:
+        """After list_names: a cursor from which a first update can start, if the listing has one."""
+        ...
+
+
+def raise_not_found(exc: HttpStatusError, ecosystem: Ecosystem, name: str) -> None:
+    """Turn a 404 into PackageNotFound; re-raise anything else unchanged."""
+    if exc.status in (404, 410):
+        raise PackageNotFound(
+            f"{ecosystem.value} package {name!r} does not exist", url=exc.url
+        ) from exc
+    raise exc

@@ -1,0 +1,1 @@
+"""Vulnerability sources (MongoDB in production)."""

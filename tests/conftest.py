@@ -1,0 +1,143 @@
+"""Shared fixtures: a fake registry on 127.0.0.1 and a runner for the real `ssc` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakeregistry.server import FakeRegistry
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "real"
+
+# Variables of the developer's shell that must not leak into the command under test.
+_LEAKY_PREFIXES = ("SSC_", "GRAPH_DB_", "VULN_DB_", "REDIS_")
+
+
+def real_fixtures(ecosystem: str) -> list[Path]:
+    """Genuine payloads of ../shared/fixtures/real/<ecosystem> (empty when the folder is absent)."""
+    folder = SHARED_FIXTURES / ecosystem
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+def require_real_fixtures(ecosystem: str) -> None:
+    """Skip when ../shared is absent, except in CI where that is a failure."""
+    if not real_fixtures(ecosystem):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SHARED_FIXTURES / ecosystem} is missing in CI")
+        pytest.skip(f"{SHARED_FIXTURES / ecosystem} not present")
+
+
+@dataclass
+class Ssc:
+    """Runs `python -m ssc_cli` as a user would, with a private data dir and graph."""
+
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def graph_uri(self) -> str:
+        return self.env["SSC_GRAPH_URI"]
+
+    def environment(self, extra: dict[str, str | None] | None = None) -> dict[str, str]:
+        """The child's environment; a None value in extra removes that variable."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY_PREFIXES)}
+        base["PYTHONPATH"] = str(REPO)
+        base.update(self.env)
+        for key, value in (extra or {}).items():
+            if value is None:
+                base.pop(key, None)
+            else:
+                base[key] = value
+        return base
+
+    def __call__(
+        self,
+        *args: str,
+        expect: int | None = 0,
+        env: dict[str, str | None] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "ssc_cli", *args],
+            cwd=self.home,
+            env=self.environment(env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if expect is not None and result.returncode != expect:
+            raise AssertionError(
+                f"ssc {' '.join(args)} exited {result.returncode}, expected {expect}\n"
+                f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def popen(self, *args: str, env: dict[str, str | None] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ssc_cli", *args],
+            cwd=self.home,
+            env=self.environment(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def json(
+        self, *args: str, expect: int | None = 0, env: dict[str, str | None] | None = None
+    ) -> Any:
+        """Run with --json and parse the summary."""
+        return json.loads(self(*args, "--json", expect=expect, env=env).stdout)
+
+    def export(self, *args: str, env: dict[str, str | None] | None = None) -> list[dict[str, Any]]:
+        out = self("graph", "export", *args, env=env).stdout
+        return [json.loads(line) for line in out.splitlines() if line]
+
+    def with_graph(self, name: str) -> Ssc:
+        """The same runner writing to another graph file (to compare two runs)."""
+        other = Ssc(self.home, dict(self.env))
+        other.env["SSC_GRAPH_URI"] = f"sqlite:///{self.home / name}"
+        other.env["SSC_DATA_DIR"] = str(self.home / f"data-{name}")
+        return other
+
+
+@pytest.fixture
+def fake_registry() -> Iterator[FakeRegistry]:
+    server = FakeRegistry().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def ssc(tmp_path: Path, fake_registry: FakeRegistry) -> Ssc:
+    """A runner whose registries all point at the fake registry (mount apps under their names)."""
+    env = {
+        "SSC_DATA_DIR": str(tmp_path / "data"),
+        "SSC_CACHE_DIR": str(tmp_path / "cache"),
+        "SSC_GRAPH_URI": f"sqlite:///{tmp_path / 'graph.sqlite'}",
+        "SSC_HTTP_RATE_LIMIT": "off",
+        "SSC_HTTP_BACKOFF_BASE": "0.01",
+        "SSC_HTTP_BACKOFF_MAX": "0.2",
+        "SSC_HTTP_TIMEOUT": "5",
+        "SSC_USER_AGENT": "ssc-tests/0 (+tests)",
+        "SSC_PYPI_URL": fake_registry.url("pypi"),
+        "SSC_NPM_URL": fake_registry.url("npm"),
+        "SSC_NPM_REPLICATE_URL": fake_registry.url("npm-replicate"),
+        "SSC_MAVEN_URL": fake_registry.url("maven"),
+        "SSC_NUGET_URL": fake_registry.url("nuget") + "/v3/index.json",
+        "SSC_CRATES_INDEX_URL": fake_registry.url("crates-index"),
+        "SSC_CRATES_STATIC_URL": fake_registry.url("crates-static"),
+        "SSC_CRATES_API_URL": fake_registry.url("crates-api"),
+        "SSC_RUBYGEMS_URL": fake_registry.url("rubygems"),
+    }
+    return Ssc(tmp_path, env)
