@@ -1,0 +1,1 @@
+"""The Redis stream of extraction requests (only this package imports redis)."""

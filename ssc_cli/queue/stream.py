@@ -1,0 +1,364 @@
+"""The Redis stream: consumer-group reads, reclaiming, acks, dead letters, trimming, publishing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from ssc_cli.errors import QueueUnavailable
+from ssc_cli.queue.message import ExtractionMessage
+from ssc_cli.settings import Settings
+
+_PIPELINE_CHUNK = 1_000  # commands per round trip when publishing or moving dead letters
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    """Names and policies of one stream, from the settings."""
+
+    stream: str
+    group: str
+    consumer: str
+    dead_letters: str
+    claim_idle_ms: int = 60_000
+    maxlen: int = 0  # MAXLEN ~ on every XADD; 0: none
+    trim_acked: bool = True
+    dead_letter_maxlen: int = 0
+    discovery_ttl: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamConfig:
+        return cls(
+            stream=settings.redis_stream,
+            group=settings.redis_group,
+            consumer=settings.consumer_name,
+            dead_letters=settings.dead_letter_stream,
+            claim_idle_ms=settings.queue_claim_idle_ms,
+            maxlen=settings.queue_maxlen,
+            trim_acked=settings.queue_trim_acked,
+            dead_letter_maxlen=settings.queue_dlq_maxlen,
+            discovery_ttl=settings.queue_discovery_ttl,
+        )
+
+
+@dataclass(slots=True)
+class Entry:
+    """One stream entry in this consumer's hands."""
+
+    id: str
+    fields: dict[str, str]
+    deliveries: int = 1  # times delivered, this one included
+    reclaimed: bool = False
+
+
+@dataclass
+class DeadLetter:
+    entry: Entry
+    reason: str
+    error: str
+
+
+@contextmanager
+def _redis_errors(action: str) -> Iterator[None]:
+    """Every Redis failure leaves as QueueUnavailable (exit 5)."""
+    try:
+        yield
+    except (redis.RedisError, OSError) as exc:
+        raise QueueUnavailable(
+            f"Redis failed while {action}: {exc}; check SSC_REDIS_URL and the server"
+        ) from exc
+
+
+def _id_tuple(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _successor(entry_id: str) -> str:
+    ms, seq = _id_tuple(entry_id)
+    return f"{ms}-{seq + 1}"
+
+
+@dataclass
+class ExtractionStream:
+    """A consumer (and producer) of the extraction stream under one consumer group."""
+
+    client: redis.asyncio.Redis
+    config: StreamConfig
+    _history_read: bool = False
+    _claim_cursor: str = "0-0"
+    _group_ready: bool = field(default=False, repr=False)
+
+    # -- consuming ------------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        """XGROUP CREATE … 0 MKSTREAM: entries already on the stream are read too."""
+        if self._group_ready:
+            return
+        with _redis_errors("creating the consumer group"):
+            try:
+                await self.client.xgroup_create(
+                    self.config.stream, self.config.group, id="0", mkstream=True
+                )
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._group_ready = True
+
+    async def read(self, count: int, block_ms: int) -> list[Entry]:
+        """Up to count entries: this consumer's own history once, then idle ones of others, then new."""
+        await self.ensure_group()
+        entries: list[Entry] = []
+        if not self._history_read:
+            # A restarted consumer with a fixed name (SSC_REDIS_CONSUMER) resumes its own pending.
+            self._history_read = True
+            entries += await self._xreadgroup("0", count, None)
+            await self._delivery_counts(entries)
+            for entry in entries:
+                entry.reclaimed = True
+        if len(entries) < count:
+            entries += await self._autoclaim(count - len(entries))
+        if len(entries) < count:
+            block = None if entries or block_ms <= 0 else block_ms
+            entries += await self._xreadgroup(">", count - len(entries), block)
+        return entries
+
+    async def _xreadgroup(self, start: str, count: int, block: int | None) -> list[Entry]:
+        cfg = self.config
+        with _redis_errors("reading the stream"):
+            reply: Any = await self.client.xreadgroup(
+                cfg.group, cfg.consumer, {cfg.stream: start}, count=count, block=block
+            )
+        entries = []
+        for _stream, items in reply or []:
+            for entry_id, fields in items:
+                if fields is None:  # history entry trimmed away: nothing left to process
+                    await self.ack([entry_id])
+                    continue
+                entries.append(Entry(entry_id, dict(fields)))
+        return entries
+
+    async def _autoclaim(self, count: int) -> list[Entry]:
+        """XAUTOCLAIM entries idle longer than the setting (their consumer died or hung)."""
+        cfg = self.config
+        with _redis_errors("claiming idle entries"):
+            reply = await self.client.xautoclaim(
+                cfg.stream,
+                cfg.group,
+                cfg.consumer,
+                min_idle_time=cfg.claim_idle_ms,
+                start_id=self._claim_cursor,
+                count=count,
+            )
+        self._claim_cursor = str(reply[0])
+        entries = [
+            Entry(entry_id, dict(fields), reclaimed=True)
+            for entry_id, fields in reply[1]
+            if fields is not None
+        ]
+        await self._delivery_counts(entries)
+        return entries
+
+    async def _delivery_counts(self, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        cfg = self.config
+        ids = sorted((e.id for e in entries), key=_id_tuple)
+        with _redis_errors("reading delivery counts"):
+            rows = await self.client.xpending_range(
+                cfg.stream,
+                cfg.group,
+                min=ids[0],
+                max=ids[-1],
+                count=len(ids) * 2 + 10,
+                consumername=cfg.consumer,
+            )
+        counts = {str(row["message_id"]): int(row["times_delivered"]) for row in rows}
+        for entry in entries:
+            entry.deliveries = max(1, counts.get(entry.id, 1))
+
+    async def heartbeat(self, ids: Sequence[str]) -> None:
+        """Reset the idle time of entries still being worked on, so nobody claims them meanwhile."""
+        if not ids:
+            return
+        cfg = self.config
+        with _redis_errors("refreshing pending entries"):
+            await self.client.xclaim(
+                cfg.stream,
+                cfg.group,
+                cfg.consumer,
+                min_idle_time=0,
+                message_ids=list(ids),
+                justid=True,
+            )
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with _redis_errors("acknowledging entries"):
+            await self.client.xack(self.config.stream, self.config.group, *ids)
+
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+        """XADD each to the dead-letter stream and XACK it, both in one MULTI."""
+        if not letters:
+            return
+        cfg = self.config
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with _redis_errors("writing dead letters"):
+            async with self.client.pipeline(transaction=True) as pipe:
+                for letter in letters:
+                    entry = letter.entry
+                    fields: dict[str, str] = {
+                        "data": entry.fields.get("data", ""),
+                        "error": letter.error,
+                        "reason": letter.reason,
+                        "attempts": str(entry.deliveries),
+                        "original_id": entry.id,
+                        "stream": cfg.stream,
+                        "consumer": cfg.consumer,
+                        "failed_at": now,
+                    }
+                    if "data" not in entry.fields:
+                        fields["fields"] = json.dumps(entry.fields, sort_keys=True)
+                    pipe.xadd(
+                        cfg.dead_letters,
+                        fields,  # type: ignore[arg-type]
+                        maxlen=cfg.dead_letter_maxlen or None,
+                        approximate=True,
+                    )
+                pipe.xack(cfg.stream, cfg.group, *[letter.entry.id for letter in letters])
+                await pipe.execute()
+
+    async def drained(self) -> bool:
+        """Nothing left for the group: no undelivered entry and nothing pending anywhere."""
+        cfg = self.config
+        with _redis_errors("reading the group state"):
+            info = await self.client.xinfo_stream(cfg.stream)
+            groups = await self.client.xinfo_groups(cfg.stream)
+        group = next((g for g in groups if g["name"] == cfg.group), None)
+        if group is None:
+            return int(info["length"]) == 0
+        last = str(info["last-generated-id"])
+        delivered = str(group["last-delivered-id"])
+        return int(group["pending"]) == 0 and (
+            int(info["length"]) == 0 or _id_tuple(delivered) >= _id_tuple(last)
+        )
+
+    async def trim(self) -> None:
+        """XTRIM MINID ~ up to the oldest entry any group still needs: acknowledged entries go."""
+        if not self.config.trim_acked:
+            return
+        stream = self.config.stream
+        with _redis_errors("trimming the stream"):
+            groups = await self.client.xinfo_groups(stream)
+            keep: list[str] = []
+            for group in groups:
+                if int(group["pending"]):
+                    summary = await self.client.xpending(stream, group["name"])
+                    keep.append(str(summary["min"]))
+                else:
+                    keep.append(_successor(str(group["last-delivered-id"])))
+            if keep:
+                minid = min(keep, key=_id_tuple)
+                await self.client.xtrim(stream, minid=minid, approximate=True)
+
+    # -- producing ------------------------------------------------------------------------
+
+    async def publish(self, messages: Sequence[ExtractionMessage]) -> int:
+        """XADD every message (MAXLEN ~ per the setting); the number added."""
+        cfg = self.config
+        with _redis_errors("publishing messages"):
+            for start in range(0, len(messages), _PIPELINE_CHUNK):
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for message in messages[start : start + _PIPELINE_CHUNK]:
+                        pipe.xadd(
+                            cfg.stream,
+                            message.to_fields(),  # type: ignore[arg-type]
+                            maxlen=cfg.maxlen or None,
+                            approximate=True,
+                        )
+                    await pipe.execute()
+        return len(messages)
+
+    async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int:
+        """Publish dependencies not already queued within the discovery TTL (SET NX EX marks)."""
+        ttl = self.config.discovery_ttl
+        if not ttl or not messages:
+            return await self.publish(messages)
+        with _redis_errors("marking discovered dependencies"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    key = f"ssc:queued:{self.config.stream}:{message.node_type}:{message.package}"
+                    pipe.set(key, "1", nx=True, ex=ttl)
+                fresh = await pipe.execute()
+        return await self.publish([m for m, new in zip(messages, fresh, strict=True) if new])
+
+    # -- operating ------------------------------------------------------------------------
+
+    async def stats(self) -> dict[str, Any]:
+        """Length, groups with pending per consumer, dead-letter length."""
+        cfg = self.config
+        out: dict[str, Any] = {
+            "stream": cfg.stream,
+            "length": 0,
+            "groups": [],
+            "dead_letters": cfg.dead_letters,
+            "dead_letter_length": 0,
+        }
+        with _redis_errors("reading queue statistics"):
+            out["dead_letter_length"] = int(await self.client.xlen(cfg.dead_letters))
+            if not await self.client.exists(cfg.stream):
+                return out
+            out["length"] = int(await self.client.xlen(cfg.stream))
+            for group in await self.client.xinfo_groups(cfg.stream):
+                consumers = await self.client.xinfo_consumers(cfg.stream, group["name"])
+                out["groups"].append(
+                    {
+                        "name": group["name"],
+                        "pending": int(group["pending"]),
+                        "lag": group.get("lag"),
+                        "last_delivered_id": group["last-delivered-id"],
+                        "consumers": [
+                            {
+                                "name": c["name"],
+                                "pending": int(c["pending"]),
+                                "idle_ms": int(c["idle"]),
+                            }
+                            for c in consumers
+                        ],
+                    }
+                )
+        return out
+
+    async def retry_dead(self, limit: int | None = None) -> tuple[int, int]:
+        """Move dead letters back to the stream (data only, as a producer sent it); (moved, kept)."""
+        cfg = self.config
+        moved = kept = 0
+        start = "-"
+        with _redis_errors("moving dead letters"):
+            while limit is None or moved < limit:
+                batch: Any = await self.client.xrange(
+                    cfg.dead_letters, min=start, count=_PIPELINE_CHUNK
+                )
+                if not batch:
+                    break
+                async with self.client.pipeline(transaction=True) as pipe:
+                    for entry_id, fields in batch:
+                        if limit is not None and moved >= limit:
+                            break
+                        if not fields.get("data"):
+                            kept += 1  # an entry without data cannot succeed however often retried
+                            continue
+                        pipe.xadd(cfg.stream, {"data": fields["data"]})
+                        pipe.xdel(cfg.dead_letters, entry_id)
+                        moved += 1
+                    await pipe.execute()
+                start = _successor(str(batch[-1][0]))
+        return moved, kept

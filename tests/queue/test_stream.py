@@ -1,0 +1,129 @@
+"""ExtractionStream against a real redis-server: group, reclaim, delivery counts, trimming, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from ssc_cli.models import Ecosystem
+from ssc_cli.queue.message import ExtractionMessage
+from ssc_cli.queue.stream import DeadLetter, ExtractionStream, StreamConfig
+
+STREAM, GROUP, DLQ = "s", "g", "s-dlq"
+
+
+def _with_streams(
+    url: str, body: Callable[[Callable[..., ExtractionStream]], Awaitable[Any]]
+) -> Any:
+    async def main() -> Any:
+        clients: list[redis.asyncio.Redis] = []
+
+        def make(consumer: str, **kw: Any) -> ExtractionStream:
+            client = redis.asyncio.Redis.from_url(url, decode_responses=True)
+            clients.append(client)
+            return ExtractionStream(client, StreamConfig(STREAM, GROUP, consumer, DLQ, **kw))
+
+        try:
+            return await body(make)
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    return asyncio.run(main())
+
+
+def _messages(n: int) -> list[ExtractionMessage]:
+    return [ExtractionMessage.request(Ecosystem.PYPI, f"p{i}") for i in range(n)]
+
+
+def test_reclaim_counts_deliveries_and_dead_letters(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
+    async def body(make: Callable[..., ExtractionStream]) -> None:
+        a = make("a", claim_idle_ms=50)
+        b = make("b", claim_idle_ms=50)
+        await a.publish(_messages(3))
+        first = await a.read(10, 0)
+        assert [e.deliveries for e in first] == [1, 1, 1] and not any(e.reclaimed for e in first)
+        await a.ack([first[0].id])
+        assert await b.read(10, 0) == []  # not idle long enough yet
+        time.sleep(0.1)
+        taken = await b.read(10, 0)
+        assert [e.id for e in taken] == [e.id for e in first[1:]]
+        assert all(e.reclaimed and e.deliveries == 2 for e in taken)
+        assert not await b.drained()
+        await b.dead_letter([DeadLetter(taken[0], "failed", "boom")])
+        await b.ack([taken[1].id])
+        assert await b.drained()
+
+    _with_streams(redis_server, body)
+    letter = redis_client.xrange(DLQ)[0][1]
+    assert letter["reason"] == "failed" and letter["attempts"] == "2" and letter["error"] == "boom"
+    assert letter["consumer"] == "b" and '"p1"' in letter["data"]
+    assert redis_client.xinfo_groups(STREAM)[0]["pending"] == 0
+
+
+def test_heartbeat_keeps_entries_from_being_claimed(redis_server: str) -> None:
+    async def body(make: Callable[..., ExtractionStream]) -> None:
+        a = make("a", claim_idle_ms=150)
+        b = make("b", claim_idle_ms=150)
+        await a.publish(_messages(2))
+        held = await a.read(10, 0)
+        for _ in range(4):
+            time.sleep(0.06)
+            await a.heartbeat([e.id for e in held])
+        assert await b.read(10, 0) == []
+
+    _with_streams(redis_server, body)
+
+
+def test_trim_drops_only_acknowledged_entries(redis_server: str, redis_client: redis.Redis) -> None:
+    async def body(make: Callable[..., ExtractionStream]) -> None:
+        a = make("a")
+        await a.publish(_messages(300))
+        entries = await a.read(300, 0)
+        await a.ack([e.id for e in entries[:250]])
+        await a.trim()
+        # The pending tail is kept whatever the approximation did.
+        remaining = {i for i, _ in redis_client.xrange(STREAM)}
+        assert {e.id for e in entries[250:]} <= remaining and len(remaining) < 300
+        await a.publish(_messages(5))
+        await a.trim()  # undelivered entries are kept as well
+        assert redis_client.xlen(STREAM) >= 55
+
+    _with_streams(redis_server, body)
+
+
+def test_publish_caps_with_maxlen_and_discovery_is_deduplicated(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
+    async def body(make: Callable[..., ExtractionStream]) -> int:
+        a = make("a", maxlen=100, discovery_ttl=60)
+        await a.publish(_messages(1000))
+        first = await a.publish_discovered(_messages(3))
+        again = await a.publish_discovered(_messages(4))
+        return first * 10 + again
+
+    assert _with_streams(redis_server, body) == 31
+    assert redis_client.xlen(STREAM) < 1000  # MAXLEN ~ 100 trims whole nodes
+
+
+def test_retry_dead_moves_data_back(redis_server: str, redis_client: redis.Redis) -> None:
+    redis_client.xadd(DLQ, {"data": '{"node_type": "PyPIPackage", "package": "a"}', "error": "x"})
+    redis_client.xadd(DLQ, {"data": "", "fields": "{}", "error": "no data"})
+    redis_client.xadd(DLQ, {"data": '{"node_type": "PyPIPackage", "package": "b"}', "error": "x"})
+
+    async def body(make: Callable[..., ExtractionStream]) -> tuple[int, int]:
+        return await make("a").retry_dead()
+
+    assert _with_streams(redis_server, body) == (2, 1)
+    assert [f["data"] for _i, f in redis_client.xrange(STREAM)] == [
+        '{"node_type": "PyPIPackage", "package": "a"}',
+        '{"node_type": "PyPIPackage", "package": "b"}',
+    ]
+    assert redis_client.xlen(DLQ) == 1
