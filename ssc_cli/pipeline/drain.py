@@ -177,14 +177,16 @@ class Drain:
                 eco = request.message.ecosystem()
                 assert eco is not None  # parse_entry rejected unknown node types
                 by_eco.setdefault(eco, []).append(request)
-        beat = asyncio.create_task(self._heartbeat([e.id for e in entries]))
+        finished = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat([e.id for e in entries], finished))
         try:
             for eco, requests in by_eco.items():
                 await self._extract(eco, requests, done, dead)
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            # Stopped by an event, not cancelled: a cancel landing inside a Redis command can be
+            # swallowed by the client, and awaiting the task then hangs for ever.
+            finished.set()
+            await beat
         # Only now, with every graph write of the batch committed.
         await self.queue.dead_letter(dead)
         await self.queue.ack(done)
@@ -221,12 +223,14 @@ class Drain:
                 self._registries[eco] = None
         return self._registries[eco]
 
-    async def _heartbeat(self, ids: list[str]) -> None:
+    async def _heartbeat(self, ids: list[str], finished: asyncio.Event) -> None:
         """Keep the batch's entries ours while a slow batch runs (claim idle would hand them on)."""
         interval = max(0.05, self.options.claim_idle_ms / 3000)
-        while True:
-            await asyncio.sleep(interval)
-            await self.queue.heartbeat(ids)
+        while not finished.is_set():
+            try:
+                await asyncio.wait_for(finished.wait(), interval)
+            except TimeoutError:
+                await self.queue.heartbeat(ids)
 
     async def _extract(
         self,
