@@ -237,6 +237,11 @@ class Http:
             self._store(url, send_headers, response)
         return response
 
+    async def head(self, url: str) -> int:
+        """The status of a HEAD request (redirects followed, retries as for GET); no body read."""
+        response = await self._send("HEAD", url, {}, self.config.max_bytes)
+        return response.status
+
     async def get_json(
         self,
         url: str,
@@ -385,6 +390,8 @@ class Http:
     async def _read(
         self, resp: httpx.Response, url: str, max_bytes: int, sink: Path | None
     ) -> bytes:
+        if resp.request.method == "HEAD":
+            return b""  # Content-Length describes the body a GET would send
         declared = resp.headers.get("content-length")
         if (
             declared

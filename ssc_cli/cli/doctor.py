@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ssc_cli import registries
 from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
 from ssc_cli.errors import SscError
 from ssc_cli.graph import open_store
@@ -37,28 +38,21 @@ async def _registries(settings: Settings, ecosystems: list[Ecosystem]) -> list[d
     results = []
     async with Http(config) as http:
         for eco in ecosystems:
-            url = settings.registry_url(eco)
-            try:
-                response = await http.get(url, ok=frozenset(range(200, 500)), max_bytes=1024 * 1024)
-                results.append(
-                    {
-                        "check": f"registry {eco.value}",
-                        "target": url,
-                        "ok": True,
-                        "detail": f"HTTP {response.status}",
-                        "exit": 0,
-                    }
-                )
-            except SscError as exc:
-                results.append(
-                    {
-                        "check": f"registry {eco.value}",
-                        "target": url,
-                        "ok": False,
-                        "detail": str(exc),
-                        "exit": 4,
-                    }
-                )
+            for setting, url in registries.probes(eco, settings):
+                check: dict[str, object] = {"check": f"registry {eco.value}", "target": url}
+                try:
+                    status = await http.head(url)
+                except SscError as exc:
+                    check |= {"ok": False, "detail": str(exc), "exit": 4}
+                else:
+                    ok = 200 <= status < 300
+                    detail = f"HTTP {status}"
+                    if status in (401, 403, 407):
+                        detail += ": refused; check credentials or the proxy in front of it"
+                    elif not ok:
+                        detail += f": not a {eco.value} registry here? check {setting}"
+                    check |= {"ok": ok, "detail": detail, "exit": 0 if ok else 4}
+                results.append(check)
     return results
 
 

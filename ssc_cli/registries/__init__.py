@@ -38,6 +38,33 @@ def open_registry(ecosystem: Ecosystem, settings: Settings, http: Http) -> Regis
     return registry
 
 
+def probes(ecosystem: Ecosystem, settings: Settings) -> list[tuple[str, str]]:
+    """(setting, URL) pairs doctor checks with HEAD: a small document each registry serves at a
+    known path, so a URL setting that reaches some server but not the registry shows up."""
+    pypi, npm, replicate = settings.pypi_url, settings.npm_url, settings.npm_replicate_url
+    index, static = settings.crates_index_url, settings.crates_static_url
+    table = {
+        Ecosystem.PYPI: [("SSC_PYPI_URL", f"{pypi.rstrip('/')}/simple/")],
+        Ecosystem.NPM: [
+            ("SSC_NPM_URL", f"{npm.rstrip('/')}/-/ping"),
+            ("SSC_NPM_REPLICATE_URL", f"{replicate.rstrip('/')}/"),
+        ],
+        Ecosystem.MAVEN: [
+            (
+                "SSC_MAVEN_URL",
+                f"{settings.maven_url.rstrip('/')}/.index/nexus-maven-repository-index.properties",
+            )
+        ],
+        Ecosystem.NUGET: [("SSC_NUGET_URL", settings.nuget_url)],
+        Ecosystem.CARGO: [
+            ("SSC_CRATES_INDEX_URL", f"{index.rstrip('/')}/config.json"),
+            ("SSC_CRATES_STATIC_URL", f"{static.rstrip('/')}/db-dump.tar.gz"),
+        ],
+        Ecosystem.RUBYGEMS: [("SSC_RUBYGEMS_URL", f"{settings.rubygems_url.rstrip('/')}/versions")],
+    }
+    return table[ecosystem]
+
+
 def close_registry(registry: Registry) -> None:
     """Release what a client holds for the run (dump indexes, local index files), if anything."""
     close = getattr(registry, "close", None)

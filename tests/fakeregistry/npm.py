@@ -170,6 +170,8 @@ class NpmApp:
 
     def handle(self, request: Request) -> Response:
         path = request.path
+        if path == "/-/ping":  # what `npm ping` (and ssc doctor) asks
+            return json_response({})
         if "/-/" in path:
             return self._tarball(path)
         name = unquote(path.lstrip("/"))
