@@ -72,11 +72,12 @@ class Settings(BaseSettings):
     queue_claim_idle_ms: int = Field(60_000, ge=10)
     queue_block_ms: int = Field(5_000, ge=0)
     queue_batch: int = Field(50, ge=1, le=1_000)
-    # Trimming: MAXLEN ~ cap applied on every XADD (0: none) and, after each batch, MINID ~ up to
-    # the oldest entry the consumer groups still need (acknowledged entries only).
-    queue_maxlen: int = Field(1_000_000, ge=0)
+    # Trimming: after each batch, MINID ~ up to the oldest entry the consumer groups still need
+    # (acknowledged entries only). A MAXLEN ~ cap on every XADD is opt-in (0: none), because it
+    # deletes the oldest entries whether processed or not.
+    queue_maxlen: int = Field(0, ge=0)
     queue_trim_acked: bool = True
-    queue_dlq_maxlen: int = Field(100_000, ge=0)
+    queue_dlq_maxlen: int = Field(0, ge=0)
     # A dependency discovered by drain-queue is not queued again for this many seconds.
     queue_discovery_ttl: int = Field(3_600, ge=0)
 

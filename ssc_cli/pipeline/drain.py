@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ssc_cli.errors import ConfigError, RegistryUnavailable
+from ssc_cli.errors import ConfigError, QueueUnavailable, RegistryUnavailable
 from ssc_cli.graph.interface import EXTRACTED, GraphStore, ParentLink
 from ssc_cli.models import Ecosystem, PackageRecord, serial_numbers
 from ssc_cli.pipeline.extract import UNREACHABLE_STREAK, Extraction, Outcome
@@ -26,6 +26,9 @@ from ssc_cli.queue.stream import DeadLetter, Entry
 from ssc_cli.registries.interface import Registry
 
 log = logging.getLogger(__name__)
+
+# A blocking read waits at most this long at a time, so SIGTERM is seen within it.
+_BLOCK_SLICE_MS = 1_000
 
 
 class Queue(Protocol):
@@ -44,6 +47,8 @@ class Queue(Protocol):
     async def trim(self) -> None: ...
 
     async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int: ...
+
+    async def leave(self) -> None: ...
 
 
 @dataclass
@@ -124,8 +129,6 @@ class Drain:
                         self.summary.stopped = "max-messages"
                         break
                 entries = await self._read(budget)
-                if entries is None:  # stop requested while waiting
-                    break
                 if entries:
                     await self._batch(entries)
                     await self.queue.trim()
@@ -138,25 +141,21 @@ class Drain:
                     await self._sleep(min(0.2, options.claim_idle_ms / 4000))
             else:
                 self.summary.stopped = "signal"
+            await self.queue.leave()
         finally:
             self._finish(started)
         return self.summary
 
-    async def _read(self, count: int) -> list[Entry] | None:
-        """A batch, or None when a stop was requested during a blocking read."""
-        read = asyncio.ensure_future(self.queue.read(count, self.options.block_ms))
-        stopped = asyncio.ensure_future(self.stop.wait())
-        done, _ = await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        if read in done:
-            stopped.cancel()
-            return read.result()
-        # Entries Redis delivered to the cancelled read stay pending under this consumer
-        # and are reclaimed by another after the claim idle time: delayed, never lost.
-        read.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await read
-        self.summary.stopped = "signal"
-        return None
+    async def _read(self, count: int) -> list[Entry]:
+        """A batch. A blocking read waits in slices so a stop is seen within one, and is never
+        cancelled: what Redis handed over is processed, not dropped with an attempt spent."""
+        remaining = self.options.block_ms
+        while True:
+            block = min(remaining, _BLOCK_SLICE_MS) if remaining > 0 else 0
+            entries = await self.queue.read(count, block)
+            remaining -= block
+            if entries or remaining <= 0 or self.stop.is_set():
+                return entries
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -230,7 +229,11 @@ class Drain:
             try:
                 await asyncio.wait_for(finished.wait(), interval)
             except TimeoutError:
-                await self.queue.heartbeat(ids)
+                try:
+                    await self.queue.heartbeat(ids)
+                except QueueUnavailable as exc:
+                    # The batch goes on; if Redis stays away its ack fails and it is redone.
+                    log.warning("heartbeat failed, will retry: %s", exc)
 
     async def _extract(
         self,

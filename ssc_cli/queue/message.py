@@ -12,12 +12,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from ssc_cli.models import Ecosystem
 
 # Why an entry went to the dead-letter stream (the `reason` field there).
-INVALID_JSON, INVALID_MESSAGE, UNSUPPORTED_TYPE, NO_DATA, FAILED = (
+INVALID_JSON, INVALID_MESSAGE, UNSUPPORTED_TYPE, NO_DATA, FAILED, TRIMMED = (
     "invalid_json",
     "invalid_message",
     "unsupported_type",
     "no_data",
     "failed",
+    "trimmed",
 )
 
 

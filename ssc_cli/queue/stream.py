@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import redis
 import redis.asyncio
 
 from ssc_cli.errors import QueueUnavailable
-from ssc_cli.queue.message import ExtractionMessage
+from ssc_cli.queue.message import TRIMMED, ExtractionMessage
 from ssc_cli.settings import Settings
 
 _PIPELINE_CHUNK = 1_000  # commands per round trip when publishing or moving dead letters
@@ -136,13 +137,14 @@ class ExtractionStream:
             reply: Any = await self.client.xreadgroup(
                 cfg.group, cfg.consumer, {cfg.stream: start}, count=count, block=block
             )
-        entries = []
+        entries, lost = [], []
         for _stream, items in reply or []:
             for entry_id, fields in items:
-                if fields is None:  # history entry trimmed away: nothing left to process
-                    await self.ack([entry_id])
+                if fields is None:  # a pending entry deleted from the stream (MAXLEN, XDEL)
+                    lost.append(str(entry_id))
                     continue
                 entries.append(Entry(entry_id, dict(fields)))
+        await self._record_lost(lost)
         return entries
 
     async def _autoclaim(self, count: int) -> list[Entry]:
@@ -163,26 +165,40 @@ class ExtractionStream:
             for entry_id, fields in reply[1]
             if fields is not None
         ]
+        # Redis 7 drops deleted entries from the pending list and names them here.
+        deleted = [str(i) for i in (reply[2] if len(reply) > 2 else [])]
+        await self._record_lost(deleted, acked=True)
         await self._delivery_counts(entries)
         return entries
 
+    async def _record_lost(self, ids: Sequence[str], *, acked: bool = False) -> None:
+        """Pending entries whose payload was deleted before processing: a dead letter each."""
+        if not ids:
+            return
+        letters = [
+            DeadLetter(
+                Entry(entry_id, {}),
+                TRIMMED,
+                "deleted from the stream before it was processed (MAXLEN or XDEL); "
+                "its payload is gone: re-enqueue the package if it is still wanted",
+            )
+            for entry_id in ids
+        ]
+        await self.dead_letter(letters, ack=not acked)
+
     async def _delivery_counts(self, entries: Sequence[Entry]) -> None:
+        """Each entry's delivery count, looked up by its own id (a range would also return this
+        consumer's other pending entries and could leave some of these out)."""
         if not entries:
             return
         cfg = self.config
-        ids = sorted((e.id for e in entries), key=_id_tuple)
         with _redis_errors("reading delivery counts"):
-            rows = await self.client.xpending_range(
-                cfg.stream,
-                cfg.group,
-                min=ids[0],
-                max=ids[-1],
-                count=len(ids) * 2 + 10,
-                consumername=cfg.consumer,
-            )
-        counts = {str(row["message_id"]): int(row["times_delivered"]) for row in rows}
-        for entry in entries:
-            entry.deliveries = max(1, counts.get(entry.id, 1))
+            async with self.client.pipeline(transaction=False) as pipe:
+                for entry in entries:
+                    pipe.xpending_range(cfg.stream, cfg.group, min=entry.id, max=entry.id, count=1)
+                replies: list[Any] = await pipe.execute()
+        for entry, rows in zip(entries, replies, strict=True):
+            entry.deliveries = max(1, int(rows[0]["times_delivered"])) if rows else 1
 
     async def heartbeat(self, ids: Sequence[str]) -> None:
         """Reset the idle time of entries still being worked on, so nobody claims them meanwhile."""
@@ -205,7 +221,7 @@ class ExtractionStream:
         with _redis_errors("acknowledging entries"):
             await self.client.xack(self.config.stream, self.config.group, *ids)
 
-    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+    async def dead_letter(self, letters: Sequence[DeadLetter], *, ack: bool = True) -> None:
         """XADD each to the dead-letter stream and XACK it, both in one MULTI."""
         if not letters:
             return
@@ -233,7 +249,8 @@ class ExtractionStream:
                         maxlen=cfg.dead_letter_maxlen or None,
                         approximate=True,
                     )
-                pipe.xack(cfg.stream, cfg.group, *[letter.entry.id for letter in letters])
+                if ack:
+                    pipe.xack(cfg.stream, cfg.group, *[letter.entry.id for letter in letters])
                 await pipe.execute()
 
     async def drained(self) -> bool:
@@ -247,9 +264,25 @@ class ExtractionStream:
             return int(info["length"]) == 0
         last = str(info["last-generated-id"])
         delivered = str(group["last-delivered-id"])
+        # lag 0: every entry delivered even when the newest was deleted before delivery.
         return int(group["pending"]) == 0 and (
-            int(info["length"]) == 0 or _id_tuple(delivered) >= _id_tuple(last)
+            int(info["length"]) == 0
+            or _id_tuple(delivered) >= _id_tuple(last)
+            or group.get("lag") == 0
         )
+
+    async def leave(self) -> None:
+        """XGROUP DELCONSUMER once this consumer holds nothing pending: every cron run is a new
+        `<host>-<pid>` consumer, and the group would otherwise list them all for ever."""
+        if not self._group_ready:
+            return
+        cfg = self.config
+        with _redis_errors("removing the consumer"):
+            held = await self.client.xpending_range(
+                cfg.stream, cfg.group, min="-", max="+", count=1, consumername=cfg.consumer
+            )
+            if not held:  # entries still pending stay claimable under the name
+                await self.client.xgroup_delconsumer(cfg.stream, cfg.group, cfg.consumer)
 
     async def trim(self) -> None:
         """XTRIM MINID ~ up to the oldest entry any group still needs: acknowledged entries go."""
@@ -260,9 +293,12 @@ class ExtractionStream:
             groups = await self.client.xinfo_groups(stream)
             keep: list[str] = []
             for group in groups:
+                oldest = None
                 if int(group["pending"]):
-                    summary = await self.client.xpending(stream, group["name"])
-                    keep.append(str(summary["min"]))
+                    # Another worker may have acked the last of them since XINFO: min is None.
+                    oldest = (await self.client.xpending(stream, group["name"]))["min"]
+                if oldest is not None:
+                    keep.append(str(oldest))
                 else:
                     keep.append(_successor(str(group["last-delivered-id"])))
             if keep:
@@ -293,12 +329,22 @@ class ExtractionStream:
         if not ttl or not messages:
             return await self.publish(messages)
         with _redis_errors("marking discovered dependencies"):
+            keys = [
+                f"ssc:queued:{self.config.stream}:{message.node_type}:{message.package}"
+                for message in messages
+            ]
             async with self.client.pipeline(transaction=False) as pipe:
-                for message in messages:
-                    key = f"ssc:queued:{self.config.stream}:{message.node_type}:{message.package}"
+                for key in keys:
                     pipe.set(key, "1", nx=True, ex=ttl)
                 fresh = await pipe.execute()
-        return await self.publish([m for m, new in zip(messages, fresh, strict=True) if new])
+        chosen = [(m, k) for m, k, new in zip(messages, keys, fresh, strict=True) if new]
+        try:
+            return await self.publish([m for m, _ in chosen])
+        except QueueUnavailable:
+            # Not queued after all: a later discovery must not be suppressed by these marks.
+            with contextlib.suppress(redis.RedisError, OSError):
+                await self.client.delete(*[k for _, k in chosen])
+            raise
 
     # -- operating ------------------------------------------------------------------------
 
@@ -343,9 +389,14 @@ class ExtractionStream:
         moved = kept = 0
         start = "-"
         with _redis_errors("moving dead letters"):
+            # Only the letters there now: ones dead-lettered again meanwhile wait for the next run.
+            newest: Any = await self.client.xrevrange(cfg.dead_letters, count=1)
+            if not newest:
+                return 0, 0
+            end = str(newest[0][0])
             while limit is None or moved < limit:
                 batch: Any = await self.client.xrange(
-                    cfg.dead_letters, min=start, count=_PIPELINE_CHUNK
+                    cfg.dead_letters, min=start, max=end, count=_PIPELINE_CHUNK
                 )
                 if not batch:
                     break

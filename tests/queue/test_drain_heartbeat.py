@@ -57,6 +57,9 @@ class StubbornQueue:
     async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int:
         return 0
 
+    async def leave(self) -> None:
+        return None
+
 
 class SlowRegistry:
     """Answers every package after a delay long enough for the heartbeat to start."""

@@ -127,3 +127,61 @@ def test_retry_dead_moves_data_back(redis_server: str, redis_client: redis.Redis
         '{"node_type": "PyPIPackage", "package": "b"}',
     ]
     assert redis_client.xlen(DLQ) == 1
+
+
+def test_delivery_counts_are_exact_when_the_consumer_holds_many_other_entries(
+    redis_server: str,
+) -> None:
+    async def body(make: Callable[..., ExtractionStream]) -> list[int]:
+        a = make("a", claim_idle_ms=50)
+        b = make("b", claim_idle_ms=50)
+        await a.publish(_messages(200))
+        # b holds three of every four entries; a holds the rest and dies.
+        for _ in range(50):
+            await b.read(3, 0)
+            await a.read(1, 0)
+        time.sleep(0.1)
+        taken = await b.read(50, 0)  # a's entries, interleaved with b's own pending ones
+        assert len(taken) == 50 and all(e.reclaimed for e in taken)
+        return [e.deliveries for e in taken]
+
+    assert _with_streams(redis_server, body) == [2] * 50
+
+
+def test_pending_entries_deleted_from_the_stream_become_dead_letters(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
+    async def body(make: Callable[..., ExtractionStream]) -> list[str]:
+        a = make("a", claim_idle_ms=50)
+        await a.publish(_messages(3))
+        held = await a.read(3, 0)
+        redis_client.xdel(STREAM, held[0].id)
+        time.sleep(0.1)
+        again = await make("b", claim_idle_ms=50).read(10, 0)
+        return [e.id for e in again]
+
+    survivors = _with_streams(redis_server, body)
+    assert len(survivors) == 2
+    [letter] = [fields for _id, fields in redis_client.xrange(DLQ)]
+    assert letter["reason"] == "trimmed" and "re-enqueue" in letter["error"]
+    assert redis_client.xinfo_groups(STREAM)[0]["pending"] == 2
+
+
+def test_a_consumer_leaves_the_group_only_when_it_holds_nothing(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
+    def names() -> set[str]:
+        return {c["name"] for c in redis_client.xinfo_consumers(STREAM, GROUP)}
+
+    async def body(make: Callable[..., ExtractionStream]) -> None:
+        a, b = make("a"), make("b")
+        await a.publish(_messages(2))
+        held = await a.read(1, 0)
+        await b.read(1, 0)
+        await a.leave()  # still holds an entry: stays, or the entry would leave with it
+        assert names() == {"a", "b"} and redis_client.xinfo_groups(STREAM)[0]["pending"] == 2
+        await a.ack([e.id for e in held])
+        await a.leave()
+
+    _with_streams(redis_server, body)
+    assert names() == {"b"}
