@@ -296,6 +296,18 @@ def test_unreachable_graph_exits_5(ssc: Ssc, app: pypi.PyPIApp) -> None:
     assert "pw-secret" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "uri", ["bolt://neo:uri-secret@127.0.0.1:9", "neo4j://neo:uri-secret@127.0.0.1:9/a/path?x=1"]
+)
+def test_a_password_in_the_graph_uri_never_reaches_output(ssc: Ssc, uri: str) -> None:
+    env: dict[str, str | None] = {"SSC_GRAPH_URI": uri}
+    failed = ssc("ingest", "pypi", "--json", expect=5, env=env)
+    doctor = ssc("doctor", "--ecosystem", "pypi", "--json", expect=5, env=env)
+    for text in (failed.stdout, failed.stderr, doctor.stdout, doctor.stderr):
+        assert "uri-secret" not in text
+    assert "neo:***@127.0.0.1:9" in failed.stderr
+
+
 def test_doctor_reports_reachability(ssc: Ssc, app: pypi.PyPIApp) -> None:
     ok = ssc("doctor", "--ecosystem", "pypi")
     assert "ok   graph" in ok.stdout and "ok   registry pypi" in ok.stdout

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
@@ -81,6 +82,9 @@ class Neo4jStore:
         max_transaction_retry_time: float = 30.0,
     ) -> None:
         self.uri = redact_url(uri)
+        # Credentials written into the URI become the auth, and the driver never sees them in
+        # the URI: its error messages quote the URI it was given.
+        uri, user, password = _split_credentials(uri, user, password)
         self._user = user
         self._secret = password
         self._database = database
@@ -492,3 +496,19 @@ class Neo4jStore:
             "reading parent edges",
             lambda tx: _rows(tx, cypher_parents.PARENT_EDGES, id=parent_id),
         )
+
+
+def _split_credentials(uri: str, user: str, password: str) -> tuple[str, str, str]:
+    """(URI without user:password@, user, password): the URI's credentials win when present."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return uri, user, password
+    if parts.username is None and parts.password is None:
+        return uri, user, password
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return bare, unquote(parts.username or user), unquote(parts.password or password)
