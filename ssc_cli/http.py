@@ -13,10 +13,10 @@ import logging
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import diskcache
@@ -31,6 +31,8 @@ from ssc_cli.errors import (
 from ssc_cli.settings import Settings
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _RETRY_AFTER_CAP = 300.0
@@ -242,6 +244,32 @@ class Http:
         response = await self._send("HEAD", url, {}, self.config.max_bytes)
         return response.status
 
+    async def get_parsed(
+        self,
+        url: str,
+        parse: Callable[[HttpResponse], T],
+        *,
+        headers: Mapping[str, str] | None = None,
+        conditional: bool = True,
+        max_bytes: int | None = None,
+    ) -> T:
+        """GET and parse. A body the parser rejects (MalformedPayload) leaves the cache, so it is
+        never revalidated with a 304, and is fetched again like a 5xx, then raised."""
+        attempt = 0
+        while True:
+            response = await self.get(
+                url, headers=headers, conditional=conditional, max_bytes=max_bytes
+            )
+            try:
+                return parse(response)
+            except MalformedPayload:
+                self.forget(url, headers)
+                if attempt >= self.config.retries:
+                    raise
+                attempt += 1
+                self.counters.retries += 1
+                await asyncio.sleep(self._backoff(attempt))
+
     async def get_json(
         self,
         url: str,
@@ -251,20 +279,9 @@ class Http:
         max_bytes: int | None = None,
     ) -> Any:
         """GET a JSON document; a body that does not parse is retried like a 5xx, then raised."""
-        attempt = 0
-        while True:
-            response = await self.get(
-                url, headers=headers, conditional=conditional, max_bytes=max_bytes
-            )
-            try:
-                return response.json()
-            except MalformedPayload:
-                self.forget(url, headers)
-                if attempt >= self.config.retries:
-                    raise
-                attempt += 1
-                self.counters.retries += 1
-                await asyncio.sleep(self._backoff(attempt))
+        return await self.get_parsed(
+            url, HttpResponse.json, headers=headers, conditional=conditional, max_bytes=max_bytes
+        )
 
     async def get_range(
         self,

@@ -320,3 +320,17 @@ def test_doctor_reports_reachability(ssc: Ssc, app: pypi.PyPIApp) -> None:
 def test_unknown_ecosystem_is_a_usage_error(ssc: Ssc) -> None:
     result = ssc("ingest", "cobol", expect=2)
     assert "unknown ecosystem" in result.stderr
+
+
+def test_a_garbled_listing_is_not_kept_for_the_next_run(
+    ssc: Ssc, app: pypi.PyPIApp, fake_registry: FakeRegistry
+) -> None:
+    # A proxy mangles the body but keeps the ETag: revalidating it would answer 304 for ever.
+    fake_registry.faults = Faults(rate_malformed=1.0, only=r"^/pypi/simple/$")
+    failed = ssc("ingest", "pypi", "--limit", "5", expect=None)
+    assert failed.returncode != 0 and "/simple/" in failed.stderr
+    fake_registry.faults = Faults()
+    fake_registry.clear_log()
+    summary = ssc.json("ingest", "pypi", "--limit", "5")
+    assert summary["new_packages_ingested"] == 5
+    assert [status for _m, _p, status in fake_registry.requests(r"^/pypi/simple/$")] == [200]

@@ -44,11 +44,13 @@ class PyPIRegistry:
         """Every project name with its last serial (one request, cached for the run)."""
         if self._listing is None:
             url = f"{self.base}/simple/"
-            response = await self.http.get(
-                url, headers={"Accept": f"{parse.SIMPLE_JSON}, text/html;q=0.1"}, conditional=True
+            self._listing = await self.http.get_parsed(
+                url,
+                lambda r: parse.parse_simple_listing(
+                    r.content, r.headers.get("content-type", ""), url
+                ),
+                headers={"Accept": f"{parse.SIMPLE_JSON}, text/html;q=0.1"},
             )
-            content_type = response.headers.get("content-type", "")
-            self._listing = parse.parse_simple_listing(response.content, content_type, url)
         return self._listing
 
     async def list_names(self) -> AsyncIterator[str]:
