@@ -303,6 +303,39 @@ def test_fetch_outside_archive_uses_registration(
     archive.close()
 
 
+def test_registration_entries_without_a_leaf_are_kept_apart(tmp_path: Path) -> None:
+    """Inlined catalogEntry objects without an @id: every version survives the archive."""
+    app = NuGetApp(entry_ids=False)
+    for minor in range(3):
+        app.publish("No.Leaves", f"1.{minor}.0", deps={"any": [("Microsoft.CSharp", "")]})
+    app.commit()
+    with FakeRegistry() as server:
+        server.mount("nuget", app)
+        settings = Settings(
+            nuget_url=server.url("nuget") + "/v3/index.json",
+            data_dir=tmp_path / "data",
+            cache_dir=tmp_path / "cache",
+            http_rate_limit=False,
+            import_names=False,
+        )
+
+        async def work(registry: NuGetRegistry) -> tuple[PackageRecord, PackageRecord]:
+            first = await registry.fetch("no.leaves")
+            server.clear_log()
+            return first, await registry.fetch("no.leaves")  # from the archive this time
+
+        first, again = run(settings, work)
+        assert not server.requests(r"/registration5|/catalog0/")
+        index = server.url("nuget") + "/v3/registration5-gz-semver2/no.leaves/index.json"
+    versions = ["1.0.0", "1.1.0", "1.2.0"]
+    assert sorted(v.name for v in first.versions) == versions
+    assert sorted(v.name for v in again.versions) == versions
+    archive = CatalogArchive(settings.data_dir / "nuget" / "catalog")
+    keys = sorted(s.item.leaf_url for s in archive.items_of("no.leaves"))
+    archive.close()
+    assert keys == [f"{index}#no.leaves@{v}" for v in versions]
+
+
 def test_registration_pages_not_inlined(feed: tuple[FakeRegistry, NuGetApp, Settings]) -> None:
     server, app, settings = feed
     record = run(settings, lambda r: r.fetch("newtonsoft.json"))

@@ -14,6 +14,7 @@ import asyncio
 import email.utils
 import logging
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -304,9 +305,13 @@ class NuGetRegistry:
             payload = dict(entry)
             payload.setdefault("@type", "PackageDetails")
         item = parse.leaf_item(payload, leaf_url or index_url)
+        if not leaf_url and item.leaf_url == index_url:
+            # The archive keys leaves by URL; entries without one would all fall back to the
+            # index URL and every version but the first would be dropped as already archived.
+            item = replace(item, leaf_url=entry_key(index_url, item))
         if not item.commit_ts:
             stamp = leaf.commit_ts or "0001-01-01T00:00:00Z"
-            item = CatalogItem(item.leaf_url, item.type, canonical_ts(stamp), item.id, item.version)
+            item = replace(item, commit_ts=canonical_ts(stamp))
         return item, payload
 
     async def _read_nuspec(self, record: PackageRecord, newest: VersionRecord) -> None:
@@ -409,6 +414,11 @@ def _parses(version: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def entry_key(index_url: str, item: CatalogItem) -> str:
+    """Archive key of a registration entry without a catalog leaf: index URL, id and version."""
+    return f"{index_url}#{item.lower_id}@{version_key(item.version)}"
 
 
 def _entry_url(leaf: parse.RegistrationLeaf) -> str | None:

@@ -65,10 +65,20 @@ def _ts(moment: datetime, style: str = "Z") -> str:
 class NuGetApp:
     """Mutable feed state; every change becomes a catalog item at the next commit()."""
 
-    def __init__(self, *, page_size: int = 4, registration_page: int = 64, inline_max: int = 128):
+    def __init__(
+        self,
+        *,
+        page_size: int = 4,
+        registration_page: int = 64,
+        inline_max: int = 128,
+        entry_ids: bool = True,
+    ):
         self.page_size = page_size
         self.registration_page = registration_page
         self.inline_max = inline_max
+        # False: registration entries inline their catalogEntry without an @id, as feeds
+        # without a catalog may do (no leaf to point at).
+        self.entry_ids = entry_ids
         self.packages: dict[str, tuple[str, dict[str, FakeVersion]]] = {}
         self.pages: list[list[_Item]] = []
         self.leaves: dict[str, dict[str, Any]] = {}
@@ -400,6 +410,8 @@ class NuGetApp:
             if k not in ("@context", "catalog:commitId", "created", "lastEdited")
         }
         entry.pop("catalog:commitTimeStamp", None)
+        if not self.entry_ids:
+            entry.pop("@id", None)
         entry["@type"] = "PackageDetails"
         vlower = _lower_version(spec.version)
         lower = display.lower()
