@@ -217,3 +217,64 @@ def test_repository_candidates_strip_scm_provider_prefixes() -> None:
         "git@github.com:realm/realm-java.git",
         "https://realm.io",
     ]
+
+
+def managing_parent(entries: str, properties: str = "") -> str:
+    return (
+        "<project><groupId>org.p</groupId><artifactId>parent</artifactId><version>1</version>"
+        f"<properties>{properties}</properties>"
+        f"<dependencyManagement><dependencies>{entries}</dependencies></dependencyManagement>"
+        "</project>"
+    )
+
+
+def child_of_parent(body: str) -> str:
+    return (
+        "<project><parent><groupId>org.p</groupId><artifactId>parent</artifactId>"
+        f"<version>1</version></parent><artifactId>child</artifactId>{body}</project>"
+    )
+
+
+def test_child_management_wins_once_the_parents_keys_are_interpolated() -> None:
+    parent = managing_parent(
+        "<dependency><groupId>${project.groupId}</groupId><artifactId>x</artifactId>"
+        "<version>1.0</version></dependency>"
+    )
+    child = child_of_parent(
+        "<dependencyManagement><dependencies><dependency><groupId>org.p</groupId>"
+        "<artifactId>x</artifactId><version>2.0</version></dependency></dependencies>"
+        "</dependencyManagement><dependencies><dependency><groupId>org.p</groupId>"
+        "<artifactId>x</artifactId></dependency></dependencies>"
+    )
+    resolver, _ = loader_for({"org.p:parent:1": parent})
+    model = effective(resolver, child)
+    assert [(d.name, d.version) for d in model.dependencies] == [("org.p:x", "2.0")]
+    assert [d.version for d in model.managed.values()] == ["2.0"]
+
+
+def test_a_child_property_overrides_a_version_its_parent_manages() -> None:
+    parent = managing_parent(
+        "<dependency><groupId>org.q</groupId><artifactId>y</artifactId>"
+        "<version>${y.version}</version></dependency>",
+        properties="<y.version>1.0</y.version>",
+    )
+    child = child_of_parent(
+        "<properties><y.version>3.0</y.version></properties><dependencies><dependency>"
+        "<groupId>org.q</groupId><artifactId>y</artifactId></dependency></dependencies>"
+    )
+    resolver, _ = loader_for({"org.p:parent:1": parent})
+    assert [d.version for d in effective(resolver, child).dependencies] == ["3.0"]
+
+
+def test_optional_is_not_inherited_from_dependency_management() -> None:
+    parent = managing_parent(
+        "<dependency><groupId>org.q</groupId><artifactId>z</artifactId><version>1.0</version>"
+        "<optional>true</optional><scope>runtime</scope></dependency>"
+    )
+    child = child_of_parent(
+        "<dependencies><dependency><groupId>org.q</groupId><artifactId>z</artifactId>"
+        "</dependency></dependencies>"
+    )
+    resolver, _ = loader_for({"org.p:parent:1": parent})
+    (dep,) = effective(resolver, child).dependencies
+    assert (dep.version, dep.scope, dep.optional) == ("1.0", "runtime", False)

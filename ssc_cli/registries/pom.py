@@ -324,7 +324,6 @@ class Resolver:
     def _merge(self, chain: list[Pom]) -> tuple[EffectivePom, dict[str, str]]:
         """Inheritance from the root ancestor down to the POM, then interpolation."""
         properties: dict[str, str] = {}
-        managed: dict[tuple[str, str, str, str], Dependency] = {}
         licenses: list[dict[str, str]] = []
         scm: dict[str, str] = {}
         scm_append: dict[str, bool] = {}
@@ -337,8 +336,6 @@ class Resolver:
             group_id = pom.group_id or parent_group
             version = pom.version or parent_version
             properties.update(pom.properties)
-            for dep in pom.managed:
-                managed[management_key(dep)] = dep  # the nearer POM wins
             if pom.licenses is not None:
                 licenses = pom.licenses
             # The append flags are declared by the POM that holds the value, for its children.
@@ -374,17 +371,13 @@ class Resolver:
             values[f"project.{key}"] = value
             values[f"pom.{key}"] = value
             values.setdefault(key, value)  # Maven 2's bare ${version}, ${groupId}
-        interpolated: dict[tuple[str, str, str, str], Dependency] = {}
-        for dep in managed.values():
-            resolved = _interpolated(dep, values)
-            interpolated.setdefault(management_key(resolved), resolved)
         model = EffectivePom(
             coordinates=Coordinates(
                 interpolate(group_id, values), child.artifact_id, interpolate(version, values)
             ),
             packaging=child.packaging or "jar",
             dependencies=[],
-            managed=interpolated,
+            managed=_managed(chain, values),
             licenses=[{k: interpolate(v, values) for k, v in lic.items()} for lic in licenses],
             scm={k: interpolate(v, values) for k, v in scm.items()},
             url=interpolate(url, values),
@@ -440,7 +433,8 @@ class Resolver:
             if not version and managed is not None and managed.version:
                 version, from_management = managed.version, True
             scope = dep.scope or (managed.scope if managed is not None else "") or "compile"
-            optional = dep.optional or (managed.optional if managed is not None else "")
+            # Management supplies version and scope only: Maven never injects <optional>.
+            optional = dep.optional
             result.append(
                 ResolvedDependency(
                     group_id=dep.group_id,
@@ -455,6 +449,27 @@ class Resolver:
                 )
             )
         return result
+
+
+def _managed(
+    chain: list[Pom], values: dict[str, str]
+) -> dict[tuple[str, str, str, str], Dependency]:
+    """dependencyManagement of the chain keyed after interpolation, the nearest POM winning.
+
+    Keys are taken only once `${…}` is resolved, so a parent's `${project.groupId}:x` and a
+    child's literal `org.p:x` are one entry (the child's). The values are the child's effective
+    ones, as Maven interpolates the inherited model: a child property can still override a
+    version its parent manages through that property.
+    """
+    merged: dict[tuple[str, str, str, str], Dependency] = {}
+    for pom in chain:  # nearest first; the parents' entries only fill what is left
+        own: dict[tuple[str, str, str, str], Dependency] = {}
+        for dep in pom.managed:
+            resolved = _interpolated(dep, values)
+            own[management_key(resolved)] = resolved
+        for key, dep in own.items():
+            merged.setdefault(key, dep)
+    return merged
 
 
 def _interpolated(dep: Dependency, values: dict[str, str]) -> Dependency:
