@@ -135,6 +135,8 @@ class HttpConfig:
     concurrency_override: int | None = None
     cache_dir: Path | None = None
     default_limits: HostLimits = field(default_factory=lambda: HostLimits(None, 8))
+    # (user, password) per host (netloc), sent as Basic auth: never part of a URL.
+    credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, concurrency: int | None = None) -> HttpConfig:
@@ -150,6 +152,7 @@ class HttpConfig:
             rate_limits=settings.http_rate_limit,
             concurrency_override=concurrency,
             cache_dir=settings.cache_dir / "http",
+            credentials=settings.registry_credentials,
         )
 
 
@@ -361,6 +364,8 @@ class Http:
         sink: Path | None = None,
     ) -> HttpResponse:
         host = self._host(url)
+        login = self.config.credentials.get(_host_of(url))
+        auth = httpx.BasicAuth(*login) if login is not None else httpx.USE_CLIENT_DEFAULT
         attempt = 0
         while True:
             if host.bucket is not None:
@@ -369,7 +374,7 @@ class Http:
             async with host.semaphore:
                 self.counters.requests += 1
                 try:
-                    async with self._client.stream(method, url, headers=headers) as resp:
+                    async with self._client.stream(method, url, headers=headers, auth=auth) as resp:
                         status = resp.status_code
                         if status in RETRY_STATUSES and attempt < self.config.retries:
                             delay = _retry_after(resp.headers) or self._backoff(attempt)

@@ -6,9 +6,9 @@ import os
 import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ssc_cli.errors import ConfigError
@@ -122,6 +122,23 @@ class Settings(BaseSettings):
     sdist_max_bytes: int = Field(20 * 1024 * 1024, ge=0)
     archive_max_entries: int = Field(50_000, ge=1)
 
+    # user:password@ taken out of the registry URL settings, by host (see model_post_init).
+    _credentials: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Registry URLs keep no credentials: the HTTP layer sends them as Basic auth, so no
+        message, log line or stored failure reason can quote them."""
+        for name in REGISTRY_URL_FIELDS:
+            bare, user, password = split_credentials(getattr(self, name))
+            if user is not None or password is not None:
+                setattr(self, name, bare)
+                self._credentials[urlsplit(bare).netloc.lower()] = (user or "", password or "")
+
+    @property
+    def registry_credentials(self) -> dict[str, tuple[str, str]]:
+        """(user, password) per registry host, from URLs written as https://user:token@host/."""
+        return dict(self._credentials)
+
     @field_validator("graph_uri")
     @classmethod
     def _check_graph_uri(cls, value: str | None) -> str | None:
@@ -218,6 +235,37 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
             names = _FIELD_ENV_NAMES.get(field.lower(), [field])
             lines.append(f"  {' / '.join(names)}: {error['msg']}")
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None
+
+
+REGISTRY_URL_FIELDS = (
+    "pypi_url",
+    "npm_url",
+    "npm_replicate_url",
+    "maven_url",
+    "nuget_url",
+    "crates_index_url",
+    "crates_static_url",
+    "crates_api_url",
+    "rubygems_url",
+)
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """(the URL without user:password@, user, password); None where the URL has none."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None, None
+    if parts.username is None and parts.password is None:
+        return url, None, None
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return bare, user, password
 
 
 def redact_url(url: str) -> str:

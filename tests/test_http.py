@@ -19,6 +19,8 @@ class Echo:
     def handle(self, request: Request) -> Response:
         if request.path == "/json":
             return json_response({"ok": True, "ua": request.headers.get("user-agent")})
+        if request.path == "/auth":
+            return json_response({"authorization": request.headers.get("authorization")})
         if request.path == "/big":
             return Response(200, b"x" * (1024 * 1024), content_type="application/octet-stream")
         if request.path == "/bytes":
@@ -201,3 +203,21 @@ def test_token_bucket_rate_and_lifting_it(server: FakeRegistry, tmp_path: Path) 
     assert run(go(10.0, True)) >= 0.9  # 10 tokens of burst, then 10 per second
     # SSC_HTTP_RATE_LIMIT=off: a limit that would take ~40 s is not applied at all
     assert run(go(0.5, False)) < 10
+
+
+def test_credentials_go_as_basic_auth_to_their_host_only(
+    server: FakeRegistry, tmp_path: Path
+) -> None:
+    netloc = server.url("echo").split("/")[2]
+
+    async def go() -> tuple[object, object]:
+        creds = {netloc: ("ci", "token")}
+        async with Http(config(tmp_path, credentials=creds, cache_dir=None)) as http:
+            mine = await http.get_json(server.url("echo") + "/auth")
+            other = server.url("echo").replace("127.0.0.1", "localhost") + "/auth"
+            theirs = await http.get_json(other)
+            return mine, theirs
+
+    mine, theirs = run(go())
+    assert mine == {"authorization": "Basic Y2k6dG9rZW4="}  # ci:token
+    assert theirs == {"authorization": None}

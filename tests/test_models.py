@@ -98,6 +98,15 @@ def test_settings_aliases_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "SSC_PYPI_RATE" in str(info.value) and "SSC_DEPENDENCY_KINDS" in str(info.value)
 
 
+def test_registry_url_credentials_leave_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSC_PYPI_URL", "https://ci:t%40ken@mirror.example:8443/pypi")
+    monkeypatch.setenv("SSC_NPM_URL", "https://registry.npmjs.org")
+    settings = load_settings()
+    assert settings.pypi_url == "https://mirror.example:8443/pypi"
+    assert settings.registry_credentials == {"mirror.example:8443": ("ci", "t@ken")}
+    assert "t@ken" not in repr(settings) and "t%40ken" not in repr(settings)
+
+
 def test_redact_url() -> None:
     assert redact_url("mongodb://user:pw@host:27017/admin") == "mongodb://user:***@host:27017/admin"
     assert redact_url("bolt://host:7687") == "bolt://host:7687"

@@ -334,3 +334,17 @@ def test_a_garbled_listing_is_not_kept_for_the_next_run(
     summary = ssc.json("ingest", "pypi", "--limit", "5")
     assert summary["new_packages_ingested"] == 5
     assert [status for _m, _p, status in fake_registry.requests(r"^/pypi/simple/$")] == [200]
+
+
+def test_a_token_in_a_registry_url_is_sent_as_auth_and_never_shown(
+    ssc: Ssc, app: pypi.PyPIApp, fake_registry: FakeRegistry
+) -> None:
+    fake_registry.faults = Faults(always={r"^/pypi/pypi/pkg-00003/": 500})
+    url = fake_registry.url("pypi").replace("http://", "http://ci:tok-secret@")
+    env: dict[str, str | None] = {"SSC_PYPI_URL": url, "SSC_HTTP_RETRIES": "0"}
+    result = ssc("-vv", "ingest", "pypi", "--limit", "5", "--json", expect=1, env=env)
+    assert "pkg-00003" in result.stdout and "HTTP 500" in result.stdout
+    shown = ssc("graph", "show", "pypi", "pkg-00003", "--json", env=env)
+    doctor = ssc("doctor", "--ecosystem", "pypi", env=env).stdout
+    for text in (result.stdout, result.stderr, shown.stdout, doctor):
+        assert "tok-secret" not in text

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 from neo4j import Driver, GraphDatabase, ManagedTransaction
 from neo4j.exceptions import (
@@ -33,7 +32,7 @@ from ssc_cli.graph.interface import (
     version_export,
 )
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
-from ssc_cli.settings import redact_url
+from ssc_cli.settings import redact_url, split_credentials
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,8 @@ class Neo4jStore:
         self.uri = redact_url(uri)
         # Credentials written into the URI become the auth, and the driver never sees them in
         # the URI: its error messages quote the URI it was given.
-        uri, user, password = _split_credentials(uri, user, password)
+        uri, uri_user, uri_password = split_credentials(uri)
+        user, password = uri_user or user, uri_password or password
         self._user = user
         self._secret = password
         self._database = database
@@ -496,19 +496,3 @@ class Neo4jStore:
             "reading parent edges",
             lambda tx: _rows(tx, cypher_parents.PARENT_EDGES, id=parent_id),
         )
-
-
-def _split_credentials(uri: str, user: str, password: str) -> tuple[str, str, str]:
-    """(URI without user:password@, user, password): the URI's credentials win when present."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return uri, user, password
-    if parts.username is None and parts.password is None:
-        return uri, user, password
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return bare, unquote(parts.username or user), unquote(parts.password or password)
