@@ -348,3 +348,10 @@ def test_a_token_in_a_registry_url_is_sent_as_auth_and_never_shown(
     doctor = ssc("doctor", "--ecosystem", "pypi", env=env).stdout
     for text in (result.stdout, result.stderr, shown.stdout, doctor):
         assert "tok-secret" not in text
+
+
+def test_summaries_report_what_the_run_cost_on_the_wire(ssc: Ssc, app: pypi.PyPIApp) -> None:
+    first = ssc.json("ingest", "pypi", "--limit", "5", "--no-follow-deps")
+    assert first["http"]["requests"] == first["requests"] > 5 and first["http"]["bytes"] > 0
+    again = ssc.json("update", "pypi")
+    assert again["http"]["not_modified"] == 1  # the unchanged listing cost a 304

@@ -142,7 +142,7 @@ def ingest_command(
                     registry,
                     store,
                     options,
-                    requests_made=lambda: http.counters.requests,
+                    http_counters=http.counters.as_dict,
                     progress=advance,
                 )
 
@@ -208,7 +208,7 @@ def update_command(
                     registry,
                     store,
                     options,
-                    requests_made=lambda: http.counters.requests,
+                    http_counters=http.counters.as_dict,
                     progress=advance,
                 )
 

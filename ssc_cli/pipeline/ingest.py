@@ -39,6 +39,7 @@ class IngestSummary:
     new_versions: int = 0
     ingestion_rate: float = 0.0
     requests: int = 0
+    http: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     run_id: int | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -107,7 +108,7 @@ async def ingest(
     store: GraphStore,
     options: IngestOptions,
     *,
-    requests_made: Callable[[], int] = lambda: 0,
+    http_counters: Callable[[], dict[str, int]] = dict,
     progress: Callable[[int], None] | None = None,
 ) -> IngestSummary:
     """Extract every package the graph lacks (up to options.limit), recording every failure."""
@@ -117,7 +118,7 @@ async def ingest(
     if not options.dry_run:
         summary.run_id = store.start_run("ingest", eco)
     with recorded_run(store, summary.run_id):
-        return await _ingest(registry, store, options, summary, started, requests_made, progress)
+        return await _ingest(registry, store, options, summary, started, http_counters, progress)
 
 
 async def _ingest(
@@ -126,7 +127,7 @@ async def _ingest(
     options: IngestOptions,
     summary: IngestSummary,
     started: float,
-    requests_made: Callable[[], int],
+    http_counters: Callable[[], dict[str, int]],
     progress: Callable[[int], None] | None,
 ) -> IngestSummary:
     eco = registry.ecosystem
@@ -164,7 +165,7 @@ async def _ingest(
     finally:
         extraction.flush()
         summary.missing = extraction.missing_count
-        _finish(store, registry, options, summary, started, requests_made)
+        _finish(store, registry, options, summary, started, http_counters)
     summary.listing_complete = names.listing_done
     if not options.dry_run and names.listing_done and options.names is None:
         cursor = registry.listing_cursor()
@@ -182,7 +183,7 @@ def _finish(
     options: IngestOptions,
     summary: IngestSummary,
     started: float,
-    requests_made: Callable[[], int],
+    http_counters: Callable[[], dict[str, int]],
 ) -> None:
     eco = registry.ecosystem
     if not options.dry_run and summary.run_id is not None:
@@ -193,7 +194,8 @@ def _finish(
     summary.ingestion_rate = (
         round(100.0 * summary.new_packages_ingested / attempted, 2) if attempted else 100.0
     )
-    summary.requests = requests_made()
+    summary.http = http_counters()  # requests, retries, not_modified (304s), bytes
+    summary.requests = summary.http.get("requests", 0)
     summary.elapsed = round(time.monotonic() - started, 3)
 
 

@@ -35,6 +35,7 @@ class UpdateSummary:
     errors: int = 0
     success_rate: float = 100.0
     requests: int = 0
+    http: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     cursor_saved: bool = False
     run_id: int | None = None
@@ -51,7 +52,7 @@ async def update(
     store: GraphStore,
     options: UpdateOptions,
     *,
-    requests_made: Callable[[], int] = lambda: 0,
+    http_counters: Callable[[], dict[str, int]] = dict,
     progress: Callable[[int], None] | None = None,
 ) -> UpdateSummary:
     """Refetch what changed; the cursor moves only after every write of the run committed."""
@@ -61,7 +62,7 @@ async def update(
     if not options.dry_run:
         summary.run_id = store.start_run("update", eco)
     with recorded_run(store, summary.run_id):
-        return await _update(registry, store, options, summary, started, requests_made, progress)
+        return await _update(registry, store, options, summary, started, http_counters, progress)
 
 
 async def _update(
@@ -70,7 +71,7 @@ async def _update(
     options: UpdateOptions,
     summary: UpdateSummary,
     started: float,
-    requests_made: Callable[[], int],
+    http_counters: Callable[[], dict[str, int]],
     progress: Callable[[int], None] | None,
 ) -> UpdateSummary:
     eco = registry.ecosystem
@@ -128,7 +129,8 @@ async def _update(
     summary.errors = len(summary.failures)
     done = summary.packages_processed + summary.errors
     summary.success_rate = round(100.0 * summary.packages_processed / done, 2) if done else 100.0
-    summary.requests = requests_made()
+    summary.http = http_counters()  # requests, retries, not_modified (304s), bytes
+    summary.requests = summary.http.get("requests", 0)
     summary.elapsed = round(time.monotonic() - started, 3)
     if not options.dry_run and summary.run_id is not None:
         store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())
