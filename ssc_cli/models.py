@@ -184,7 +184,8 @@ class PackageRecord:
     versions: list[VersionRecord] = field(default_factory=list)
     repository_url: str = "n/a"
     vendor: str = "n/a"
-    import_names: list[str] = field(default_factory=list)
+    # None: not read this time (SSC_IMPORT_NAMES off); the stored names stay as they are.
+    import_names: list[str] | None = None
     # Registry change marker (PyPI last_serial, ...) compared by the next update.
     token: str | None = None
     # True when `versions` is the registry's whole list: stored versions missing from it go.

@@ -205,7 +205,7 @@ def test_index_fetch_alias_and_missing(
     record = run(with_registry(settings, body))
     (req,) = record.versions[0].requirements or []
     assert (req.name, req.extra, req.raw_constraints) == ("rand", {"alias": "rand08"}, "0.8")
-    assert record.import_names == []
+    assert record.import_names is None  # not read: the stored names stay
     assert not registry.requests(r"\.crate$")
 
 

@@ -358,6 +358,19 @@ def test_empty_writes_do_nothing(store: GraphStore) -> None:
     store.migrate()  # twice is fine
 
 
+def test_import_names_not_read_this_time_keep_the_stored_ones(store: GraphStore) -> None:
+    def names() -> list[list[str]]:
+        return [p["import_names"] for p in of_type(store, "package")]
+
+    store.write_packages([pkg("a", [ver("1.0")])])  # new and not read: an empty list
+    assert names() == [[]]
+    store.write_packages([pkg("a", [ver("1.0")], import_names=["a_mod", "a"])])
+    store.write_packages([pkg("a", [ver("1.0"), ver("2.0")])])  # SSC_IMPORT_NAMES off
+    assert names() == [["a", "a_mod"]]
+    store.write_packages([pkg("a", [ver("2.0")], import_names=[])])  # read: it has none now
+    assert names() == [[]]
+
+
 # -- every store writes the same graph -------------------------------------------------------
 
 

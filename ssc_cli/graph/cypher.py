@@ -80,7 +80,8 @@ def upsert_packages_query(eco: Ecosystem) -> str:
     return (
         f"UNWIND $rows AS row MERGE (p:{label(eco)} {{purl: row.purl}}) "
         "SET p.name = row.name, p.status = row.status, p.vendor = row.vendor, "
-        "p.repository_url = row.repository_url, p.import_names = row.import_names, "
+        "p.repository_url = row.repository_url, "
+        "p.import_names = coalesce(row.import_names, p.import_names, []), "
         "p.moment = datetime(row.moment), p.token = row.token, p.group_id = row.group_id, "
         "p.artifact_id = row.artifact_id, p.licenses = row.licenses, p.extra = row.extra, "
         "p.last_error = null"
@@ -322,7 +323,9 @@ def plan_write(
                 "status": EXTRACTED,
                 "vendor": record.vendor,
                 "repository_url": record.repository_url,
-                "import_names": sorted(set(record.import_names)),
+                "import_names": (
+                    None if record.import_names is None else sorted(set(record.import_names))
+                ),
                 "moment": moment,
                 "token": record.token,
                 "group_id": record.extra.get("group_id"),

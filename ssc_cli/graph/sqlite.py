@@ -123,7 +123,8 @@ class SqliteStore:
                         EXTRACTED,
                         record.vendor,
                         record.repository_url,
-                        dumps(sorted(set(record.import_names))),
+                        _import_names(record),
+                        purl,
                         moment,
                         record.token,
                         record.extra.get("group_id"),
@@ -184,7 +185,9 @@ class SqliteStore:
             db.executemany(
                 """INSERT INTO packages (purl, ecosystem, name, status, vendor, repository_url,
                        import_names, moment, token, group_id, artifact_id, licenses, extra, last_error)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)
+                   VALUES (?,?,?,?,?,?,
+                       COALESCE(?, (SELECT import_names FROM packages WHERE purl = ?), '[]'),
+                       ?,?,?,?,?,?,NULL)
                    ON CONFLICT (purl) DO UPDATE SET status=excluded.status, vendor=excluded.vendor,
                        repository_url=excluded.repository_url, import_names=excluded.import_names,
                        moment=excluded.moment, token=excluded.token, group_id=excluded.group_id,
@@ -546,3 +549,10 @@ def _requires_row(row: sqlite3.Row) -> dict[str, Any]:
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def _import_names(record: PackageRecord) -> str | None:
+    """The JSON list to store; None keeps what the row has (not read this time)."""
+    if record.import_names is None:
+        return None
+    return dumps(sorted(set(record.import_names)))

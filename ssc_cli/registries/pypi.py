@@ -109,7 +109,7 @@ class PyPIRegistry:
                 )
             )
         repository = parse.repository_url(info) or "n/a"
-        imports = await self._import_names(project) if self.import_names else []
+        imports = await self._import_names(project) if self.import_names else None
         return PackageRecord(
             ecosystem=self.ecosystem,
             name=normalized,
