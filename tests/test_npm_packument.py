@@ -7,6 +7,7 @@ import pytest
 from ssc_cli.errors import MalformedPayload
 from ssc_cli.registries.npm_packument import (
     import_names_from_members,
+    import_version,
     newest_version,
     parse_packument,
     parse_spec,
@@ -47,6 +48,12 @@ ALL_KINDS = frozenset({"runtime", "optional", "peer", "dev"})
         ("file:../x", "dep", "any", {"unresolvable": "file:../x"}),
         ("workspace:^1.0.0", "dep", "any", {"unresolvable": "workspace:^1.0.0"}),
         ("link:../x", "dep", "any", {"unresolvable": "link:../x"}),
+        # pnpm catalogs, JSR and other package managers' protocols are no registry range
+        ("catalog:", "dep", "any", {"unresolvable": "catalog:"}),
+        ("catalog:react18", "dep", "any", {"unresolvable": "catalog:react18"}),
+        ("jsr:@std/path@^1", "dep", "any", {"unresolvable": "jsr:@std/path@^1"}),
+        ("exec:./build.js", "dep", "any", {"unresolvable": "exec:./build.js"}),
+        ("npm:real@catalog:", "real", "any", {"alias": "dep", "unresolvable": "catalog:"}),
     ],
 )
 def test_parse_spec(spec: object, target: str, constraints: str, extra: dict[str, str]) -> None:
@@ -176,3 +183,14 @@ def test_newest_version_and_revisions() -> None:
     assert newest_version({"1.0.0": {}, "1.10.0": {}, "1.9.0": {}, "junk": {}}) == "1.10.0"
     assert newest_version({"junk": {}}) is None
     assert rev_generation("12-abc") == 12 and rev_generation(None) == 0
+
+
+def test_import_version_is_the_latest_tag_not_the_highest_version() -> None:
+    versions = {"1.0.0": {}, "2.0.0-beta.1": {}, "0.9.0": {}}
+    assert import_version({"dist-tags": {"latest": "1.0.0"}, "versions": versions}) == "1.0.0"
+    # a latest tag naming no published version, or none at all: the highest version
+    assert import_version({"dist-tags": {"latest": "3.0.0"}, "versions": versions}) == (
+        "2.0.0-beta.1"
+    )
+    assert import_version({"versions": versions}) == "2.0.0-beta.1"
+    assert import_version({"versions": []}) is None

@@ -54,6 +54,9 @@ _UNRESOLVABLE_PREFIXES = (
     "/",
     "~/",
 )
+# Any other `proto:` spec (pnpm's `catalog:`/`catalog:name`, `jsr:@std/path@^1`, yarn's `exec:`):
+# a package manager's own resolver, never a registry range. Only `npm:` aliases are followed.
+_PROTOCOL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # `user/repo` and `user/repo#ref`: GitHub shorthand in a dependency spec.
 _GITHUB_SPEC = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+(#.*)?$")
 # `user/repo` shorthand in a repository field (hosted-git-info treats it as GitHub).
@@ -79,7 +82,12 @@ def parse_spec(dep_name: str, spec: object) -> DependencySpec:
     lowered = raw.lower()
     if raw in _ANY_SPECS or _WILDCARD.match(raw):
         return DependencySpec(dep_name, "any", raw, {})
-    if lowered.startswith(_UNRESOLVABLE_PREFIXES) or _GITHUB_SPEC.match(raw) or "://" in raw:
+    if (
+        lowered.startswith(_UNRESOLVABLE_PREFIXES)
+        or _PROTOCOL.match(raw)
+        or _GITHUB_SPEC.match(raw)
+        or "://" in raw
+    ):
         return DependencySpec(dep_name, "any", raw, {"unresolvable": raw})
     if _TAG.match(raw) and not _LOOKS_LIKE_VERSION.match(raw):
         return DependencySpec(dep_name, "any", raw, {"tag": raw})
@@ -264,10 +272,26 @@ def _latest_manifest(doc: Mapping[str, Any], versions: Mapping[str, Any]) -> Map
 
 
 def newest_version(versions: Mapping[str, Any]) -> str | None:
-    """Highest version under semver order (import names come from it); None when none parse."""
+    """Highest version under semver order; None when none parse."""
     serials = serial_numbers(NPM, versions)
     ordered = [v for v, s in sorted(serials.items(), key=lambda kv: kv[1]) if s >= 0]
     return ordered[-1] if ordered else None
+
+
+def import_version(doc: Mapping[str, Any]) -> str | None:
+    """The version whose tarball gives import names: dist-tags.latest, else the highest.
+
+    `latest` is what `npm install name` gets; the highest version can be a prerelease or a
+    backport published under another tag.
+    """
+    versions = doc.get("versions")
+    if not isinstance(versions, Mapping):
+        return None
+    tags = doc.get("dist-tags")
+    latest = tags.get("latest") if isinstance(tags, Mapping) else None
+    if isinstance(latest, str) and isinstance(versions.get(latest), Mapping):
+        return latest
+    return newest_version(versions)
 
 
 def is_unpublished(doc: Mapping[str, Any]) -> bool:
