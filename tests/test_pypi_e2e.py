@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
@@ -355,3 +356,14 @@ def test_summaries_report_what_the_run_cost_on_the_wire(ssc: Ssc, app: pypi.PyPI
     assert first["http"]["requests"] == first["requests"] > 5 and first["http"]["bytes"] > 0
     again = ssc.json("update", "pypi")
     assert again["http"]["not_modified"] == 1  # the unchanged listing cost a 304
+
+
+def test_a_failed_run_still_prints_one_json_line(ssc: Ssc, app: pypi.PyPIApp) -> None:
+    result = ssc("ingest", "pypi", "--json", expect=2, env={"SSC_PYPI_RATE": "0"})
+    error = json.loads(result.stdout)
+    assert error["exit_code"] == 2 and error["kind"] == "ConfigError"
+    assert "SSC_PYPI_RATE" in error["error"]
+    unreachable = ssc(
+        "--json", "update", "pypi", expect=4, env={"SSC_PYPI_URL": "http://127.0.0.1:9"}
+    )
+    assert json.loads(unreachable.stdout)["exit_code"] == 4

@@ -68,18 +68,22 @@ def parse_ecosystem(text: str, *, implemented: bool = True) -> Ecosystem:
     return ecosystem
 
 
-def fail(exc: SscError) -> NoReturn:
-    """The one path from an SscError to an exit code."""
+def fail(exc: SscError, ctx: Context | None = None) -> NoReturn:
+    """The one path from an SscError to an exit code; --json also puts it on stdout, so a
+    cron log of JSON lines has a line for every run, failed ones included."""
     typer.echo(f"ssc: error: {exc}", err=True)
+    if ctx is not None and ctx.json_output:
+        error = {"error": str(exc), "kind": type(exc).__name__, "exit_code": exc.exit_code}
+        typer.echo(json.dumps(error, sort_keys=True))
     raise typer.Exit(exc.exit_code)
 
 
 @contextmanager
-def errors_to_exit_codes() -> Iterator[None]:
+def errors_to_exit_codes(ctx: Context | None = None) -> Iterator[None]:
     try:
         yield
     except SscError as exc:
-        fail(exc)
+        fail(exc, ctx)
     except KeyboardInterrupt:
         typer.echo("ssc: interrupted", err=True)
         raise typer.Exit(130) from None

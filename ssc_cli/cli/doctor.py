@@ -66,7 +66,8 @@ def doctor_command(
 ) -> None:
     """Check the graph, the queue, the vulnerability database and every registry."""
     ctx: Context = typer_ctx.obj
-    with errors_to_exit_codes():
+    ctx.json_output = ctx.json_output or json_output
+    with errors_to_exit_codes(ctx):
         settings = ctx.settings
         ecosystems = (
             [parse_ecosystem(e, implemented=False) for e in ecosystem]
@@ -94,7 +95,7 @@ def doctor_command(
             uri = settings.vuln_db_uri.get_secret_value()
             checks.append(_check("mongodb", redact_url(uri), lambda: ping(uri)))
         checks.extend(asyncio.run(_registries(settings, ecosystems)))
-    if json_output or ctx.json_output:
+    if ctx.json_output:
         typer.echo(json.dumps(checks, indent=2))
     else:
         for check in checks:

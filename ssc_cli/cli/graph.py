@@ -30,7 +30,7 @@ def export_command(
 ) -> None:
     """Print the graph as JSON Lines: packages, then versions, then REQUIRE edges, each by purl."""
     ctx: Context = typer_ctx.obj
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False) if ecosystem else None
         store = open_store(ctx.settings)
         try:
@@ -53,7 +53,8 @@ def show_command(
 ) -> None:
     """Show one package: its properties, versions and dependencies."""
     ctx: Context = typer_ctx.obj
-    with errors_to_exit_codes():
+    ctx.json_output = ctx.json_output or json_output
+    with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False)
         store = open_store(ctx.settings)
         try:
@@ -63,7 +64,7 @@ def show_command(
             store.close()
         if package is None:
             raise NotInGraph(f"{eco.value} package {name!r} is not in the graph")
-    if json_output or ctx.json_output:
+    if ctx.json_output:
         typer.echo(json.dumps(package, indent=2, ensure_ascii=False))
         return
     _print_package(package)

@@ -110,7 +110,7 @@ def ingest_command(
     """Bulk-load the packages the graph does not have yet (pending ones first)."""
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem)
         names = None
         if names_from is not None:
@@ -191,7 +191,7 @@ def update_command(
     """Pick up what changed in the registry since the last update."""
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem)
         settings = ctx.settings
         options = UpdateOptions(

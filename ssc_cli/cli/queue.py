@@ -68,7 +68,7 @@ def drain_queue_command(
     """Extract the packages requested on the Redis stream; SIGTERM/SIGINT finish the batch and exit 0."""
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(ctx):
         settings = ctx.settings
         size = batch or settings.queue_batch
         options = DrainOptions(
@@ -131,7 +131,7 @@ def enqueue_command(
     """Request extractions by hand: one message per package on the stream."""
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False)
         wanted = list(names or [])
         if file is not None:
@@ -159,7 +159,8 @@ def enqueue_command(
 def stats_command(typer_ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Stream length, pending entries per consumer, dead-letter length."""
     ctx: Context = typer_ctx.obj
-    with errors_to_exit_codes():
+    ctx.json_output = ctx.json_output or json_output
+    with errors_to_exit_codes(ctx):
         settings = ctx.settings
 
         async def main() -> dict[str, object]:
@@ -167,7 +168,7 @@ def stats_command(typer_ctx: typer.Context, json_output: JsonOpt = False) -> Non
                 return await stream.stats()
 
         data = asyncio.run(main())
-    if ctx.json_output or json_output:
+    if ctx.json_output:
         typer.echo(json.dumps(data, sort_keys=True))
         return
     typer.echo(f"stream {data['stream']}: {data['length']} entries")
@@ -194,7 +195,7 @@ def retry_dead_command(
     """Move dead letters back onto the stream (after fixing what failed them)."""
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(ctx):
         settings = ctx.settings
 
         async def main() -> tuple[int, int]:
