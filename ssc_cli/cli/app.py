@@ -13,6 +13,7 @@ from ssc_cli.cli.doctor import doctor_command
 from ssc_cli.cli.graph import graph_app
 from ssc_cli.cli.jobs import ingest_command, update_command
 from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
+from ssc_cli.cli.rebuild import rebuild_command
 
 app = typer.Typer(
     name="ssc",
@@ -54,6 +55,7 @@ def main_options(
 
 app.command("ingest")(ingest_command)
 app.command("update")(update_command)
+app.command("rebuild")(rebuild_command)
 app.command("doctor")(doctor_command)
 app.add_typer(graph_app, name="graph")
 app.command("drain-queue")(drain_queue_command)

@@ -385,14 +385,51 @@ def package_from_archive(
     return record
 
 
+class ArchivedPackages:
+    """Packages as the leaf archive under data_dir describes them: `ssc rebuild nuget`'s source."""
+
+    ecosystem = Ecosystem.NUGET
+
+    def __init__(self, data_dir: Path, kinds: frozenset[str]) -> None:
+        root = data_dir / "nuget" / "catalog"
+        # Opening a CatalogArchive creates an empty one; a rebuild must not pretend to have one.
+        if not (root / "index.sqlite").is_file():
+            raise ConfigError(
+                f"no NuGet leaf archive under {root}; `ssc ingest nuget` builds it "
+                "(check SSC_DATA_DIR)"
+            )
+        self.archive = CatalogArchive(root)
+        self.kinds = kinds
+
+    def names(self) -> list[str]:
+        """Every id the archive has seen, sorted (not all of them described completely)."""
+        return list(self.archive.ids())
+
+    def package(self, name: str) -> PackageRecord | None:
+        """The package from archived leaves only; None when the archive lacks some of it."""
+        lower = self.ecosystem.normalize_name(name)
+        # An id seen only by an update's partial walk would lose the versions never read.
+        if not self.archive.knows(lower):
+            return None
+        return package_from_archive(self.archive, lower, self.kinds)
+
+    def close(self) -> None:
+        self.archive.close()
+
+
 def rebuild_from_archive(data_dir: Path, kinds: frozenset[str]) -> Iterator[PackageRecord]:
-    """Every package the archive under data_dir knows, rebuilt offline (no nuspec, no imports)."""
-    archive = CatalogArchive(data_dir / "nuget" / "catalog")
+    """Every package the archive under data_dir describes completely, rebuilt offline.
+
+    No network, hence no .nuspec and no import names (`ssc rebuild nuget` keeps the stored ones).
+    """
+    source = ArchivedPackages(data_dir, kinds)
     try:
-        for lower in list(archive.ids()):
-            yield package_from_archive(archive, lower, kinds)
+        for lower in source.names():
+            record = source.package(lower)
+            if record is not None:
+                yield record
     finally:
-        archive.close()
+        source.close()
 
 
 def newest_version(versions: list[VersionRecord]) -> VersionRecord | None:

@@ -1,0 +1,78 @@
+"""ssc rebuild: stored packages rewritten from a registry's raw archive, without the network."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Annotated
+
+import typer
+
+from ssc_cli.cli.context import (
+    Context,
+    emit_summary,
+    errors_to_exit_codes,
+    parse_ecosystem,
+    progress_bar,
+)
+from ssc_cli.graph import open_store
+from ssc_cli.lock import job_lock
+from ssc_cli.pipeline.rebuild import ARCHIVED, RebuildOptions, RebuildSummary, open_archive, rebuild
+
+ARCHIVED_HELP = "Registry with a raw archive: " + ", ".join(e.value for e in ARCHIVED)
+
+
+def rebuild_command(
+    typer_ctx: typer.Context,
+    ecosystem: Annotated[str, typer.Argument(help=ARCHIVED_HELP, show_default=False)],
+    names: Annotated[
+        list[str] | None,
+        typer.Option("--name", help="Rebuild only this package (repeat for more)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Rebuild and report; write nothing.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Rewrite stored versions and edges from the raw archive in the data directory, offline."""
+    ctx: Context = typer_ctx.obj
+    ctx.json_output = ctx.json_output or json_output
+    with errors_to_exit_codes():
+        eco = parse_ecosystem(ecosystem)
+        settings = ctx.settings
+        options = RebuildOptions(
+            names=names or None, dry_run=dry_run, batch_size=settings.write_batch_size
+        )
+        with ExitStack() as stack:
+            archive = open_archive(eco, settings)  # a usage error before any lock is taken
+            stack.callback(archive.close)
+            if not dry_run:
+                stack.enter_context(job_lock(settings.data_dir, f"rebuild-{eco.value}"))
+                # An update running meanwhile could write a package this run then overwrites
+                # with what the archive held before, after its watermark moved past it.
+                stack.enter_context(job_lock(settings.data_dir, f"update-{eco.value}"))
+            store = open_store(settings)
+            stack.callback(store.close)
+            store.migrate()
+            total = len(options.names) if options.names else None
+            with progress_bar(ctx, f"rebuild {eco.value}", total) as advance:
+                summary = rebuild(archive, store, options, progress=advance)
+    _finish(ctx, f"rebuild {eco.value}", summary, dry_run)
+
+
+def _finish(ctx: Context, title: str, summary: RebuildSummary, dry_run: bool) -> None:
+    """Report the run and exit: 0 when every package was rebuilt, 1 when some failed."""
+    data = summary.as_dict()
+    line = (
+        f"{data['packages_rebuilt']} packages rebuilt ({data['versions']} versions, "
+        f"{data['new_versions']} new, {data['removed_versions']} removed), "
+        f"{data['not_extracted']} not extracted, {data['retry_pending']} awaiting update, "
+        f"{data['incomplete']} incomplete in the archive, {data['errors']} errors, "
+        f"0 requests in {data['elapsed']}s"
+    )
+    emit_summary(ctx, title, data, line + (" (dry run: nothing written)" if dry_run else ""))
+    if not ctx.quiet and not ctx.json_output:
+        for name, reason in summary.failures:
+            typer.echo(f"  failed {name}: {reason}", err=True)
+    raise typer.Exit(1 if summary.failures else 0)
