@@ -242,6 +242,8 @@ class NuGetRegistry:
         record = package_from_archive(self.archive, lower, self.kinds)
         newest = newest_version(record.versions)
         if newest is None:
+            if self.import_names:
+                record.import_names = []  # every version deleted: no .nupkg names anything
             return record
         if record.repository_url == "n/a":
             await self._read_nuspec(record, newest)
