@@ -367,3 +367,35 @@ def test_a_failed_run_still_prints_one_json_line(ssc: Ssc, app: pypi.PyPIApp) ->
         "--json", "update", "pypi", expect=4, env={"SSC_PYPI_URL": "http://127.0.0.1:9"}
     )
     assert json.loads(unreachable.stdout)["exit_code"] == 4
+
+
+def test_sdist_import_names_and_the_earliest_upload_as_release_date(
+    ssc: Ssc, fake_registry: FakeRegistry
+) -> None:
+    registry = pypi.PyPIApp()
+    registry.add("only-sdist")
+    registry.release(
+        "only-sdist", "1.0", sdist_modules=["src/only_sdist/__init__.py", "tests/__init__.py"]
+    )
+    registry.add("both")
+    registry.release(
+        "both",
+        "2.0",
+        wheel_modules=["both/__init__.py"],
+        upload_time="2024-03-02T08:00:00.000000Z",
+        sdist_modules=["both/__init__.py"],
+        sdist_upload_time="2024-03-01T09:30:00.000000Z",
+    )
+    fake_registry.mount("pypi", registry)
+    # A garbled sdist body is fetched again, not recorded as "no import names".
+    fake_registry.faults = Faults(rate_malformed=0.5, seed=3, only=r"\.tar\.gz$")
+    ssc("ingest", "pypi")
+    packages = {p["name"]: p for p in ssc.export() if p["type"] == "package"}
+    assert packages["only-sdist"]["import_names"] == ["only_sdist"]
+    [version] = [v for v in ssc.export() if v["type"] == "version" and "both@" in v["purl"]]
+    assert version["release_date"] == "2024-03-01T09:30:00Z"
+    fake_registry.faults = Faults()
+    fake_registry.clear_log()
+    other = ssc.with_graph("no-sdists.sqlite")
+    other("ingest", "pypi", env={"SSC_SDIST_MAX_BYTES": "0"})
+    assert not fake_registry.requests(r"\.tar\.gz$")

@@ -157,11 +157,18 @@ class PyPIRegistry:
                     members = await zip_member_names(
                         self.http, sdist.url, max_entries=self.max_entries
                     )
-                elif sdist.size is not None and sdist.size > self.sdist_max_bytes:
+                elif self.sdist_max_bytes == 0 or (
+                    sdist.size is not None and sdist.size > self.sdist_max_bytes
+                ):
                     return []
                 else:
-                    body = await self.http.get(sdist.url, max_bytes=self.sdist_max_bytes)
-                    members = tar_member_names(body.content, max_entries=self.max_entries)
+                    # A garbled body is fetched again, then counted as malformed.
+                    members = await self.http.get_parsed(
+                        sdist.url,
+                        lambda r: tar_member_names(r.content, max_entries=self.max_entries),
+                        conditional=False,
+                        max_bytes=self.sdist_max_bytes,
+                    )
                 return parse.sdist_import_names(members)
         except (MalformedPayload, PayloadTooLarge) as exc:
             log.debug("no import names for %s: %s", project.info.name, exc)

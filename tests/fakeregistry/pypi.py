@@ -6,6 +6,7 @@ import html
 import io
 import random
 import re
+import tarfile
 import zipfile
 from dataclasses import dataclass, field
 
@@ -21,8 +22,10 @@ class Release:
     requires_dist: list[str] = field(default_factory=list)
     upload_time: str = "2024-01-01T00:00:00.000000Z"
     yanked: bool = False
-    wheel_modules: list[str] | None = None  # None: the release has no files
+    wheel_modules: list[str] | None = None  # None: the release has no wheel
     license: str | None = "MIT"
+    sdist_modules: list[str] | None = None  # None: the release has no sdist
+    sdist_upload_time: str | None = None  # default: upload_time
 
 
 @dataclass
@@ -144,22 +147,33 @@ class PyPIApp:
 
     def _files(self, request: Request, project: Project, version: str) -> list[dict[str, object]]:
         release = project.releases[version]
-        if release.wheel_modules is None:
-            return []
-        filename = f"{project.normalized.replace('-', '_')}-{version}-py3-none-any.whl"
-        if filename not in self._wheels:
-            self._wheels[filename] = make_wheel(project.normalized, version, release.wheel_modules)
+        files = []
+        if release.wheel_modules is not None:
+            filename = f"{project.normalized.replace('-', '_')}-{version}-py3-none-any.whl"
+            if filename not in self._wheels:
+                self._wheels[filename] = make_wheel(
+                    project.normalized, version, release.wheel_modules
+                )
+            files.append((filename, "bdist_wheel", release.upload_time))
+        if release.sdist_modules is not None:
+            filename = f"{project.normalized}-{version}.tar.gz"
+            if filename not in self._wheels:
+                self._wheels[filename] = make_sdist(
+                    project.normalized, version, release.sdist_modules
+                )
+            files.append((filename, "sdist", release.sdist_upload_time or release.upload_time))
         return [
             {
                 "filename": filename,
-                "packagetype": "bdist_wheel",
+                "packagetype": kind,
                 "url": f"{request.base_url}/files/{filename}",
                 "size": len(self._wheels[filename]),
-                "upload_time": release.upload_time[:19],
-                "upload_time_iso_8601": release.upload_time,
+                "upload_time": uploaded[:19],
+                "upload_time_iso_8601": uploaded,
                 "yanked": release.yanked,
                 "yanked_reason": "broken" if release.yanked else None,
             }
+            for filename, kind, uploaded in files
         ]
 
 
@@ -175,6 +189,18 @@ def make_wheel(name: str, version: str, modules: list[str]) -> bytes:
         )
         wheel.writestr(f"{dist}/RECORD", "")
     return buffer.getvalue()
+
+
+def make_sdist(name: str, version: str, modules: list[str]) -> bytes:
+    """A real sdist (.tar.gz) holding the module paths under `<name>-<version>/`."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        for path in [*modules, "PKG-INFO", "setup.py"]:
+            content = f"# {path}\n".encode()
+            info = tarfile.TarInfo(f"{name}-{version}/{path}")
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return raw.getvalue()
 
 
 def synthetic(
