@@ -83,8 +83,8 @@ def test_rebuild_restores_a_deleted_version(
 def test_rebuild_usage_errors_and_unknown_names(ssc: Ssc, app: nuget.NuGetApp) -> None:
     unsupported = ssc("rebuild", "pypi", expect=2, env=OFFLINE)
     assert "keeps none; use one of nuget" in unsupported.stderr
-    no_archive = ssc("rebuild", "nuget", expect=2, env=OFFLINE)
-    assert "no NuGet leaf archive" in no_archive.stderr
+    no_archive = ssc.json("rebuild", "nuget", expect=2, env=OFFLINE)
+    assert no_archive["exit_code"] == 2 and "no NuGet leaf archive" in no_archive["error"]
     ssc("ingest", "nuget")
     before = ssc.export()
     unknown = ssc.json("rebuild", "nuget", "--name", "Not.There", expect=1, env=OFFLINE)

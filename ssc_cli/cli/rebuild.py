@@ -38,7 +38,7 @@ def rebuild_command(
     """Rewrite stored versions and edges from the raw archive in the data directory, offline."""
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
-    with errors_to_exit_codes():
+    with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem)
         settings = ctx.settings
         options = RebuildOptions(
