@@ -111,6 +111,15 @@ def test_requirement_shapes() -> None:
     ]
 
 
+def test_a_target_listed_twice_is_one_edge_with_both_constraints() -> None:
+    reqs = parse.requirements(["b>=1", "c", "b<3", "b ; python_version < '3.9'", "c>2"])
+    assert [(r.name, r.raw_constraints, r.constraints, r.marker) for r in reqs] == [
+        ("b", ">=1,<3", ">=1, <3", None),
+        ("c", ">2", ">2", None),
+        ("b", "", "any", 'python_version < "3.9"'),
+    ]
+
+
 def test_import_names_from_file_lists() -> None:
     wheel = [
         "requests/__init__.py",

@@ -165,7 +165,25 @@ def requirements(requires_dist: Iterable[str] | None) -> list[Requirement]:
                 extra={"url": parsed.url} if parsed.url else {},
             )
         )
-    return result
+    return _merged(result)
+
+
+def _merged(requirements: list[Requirement]) -> list[Requirement]:
+    """One edge per target and marker: `b>=1` and `b<3` listed apart both constrain b, so their
+    specifiers are joined (the graph keeps one REQUIRE edge per version, target and marker)."""
+    merged: dict[tuple[str, str], Requirement] = {}
+    for req in requirements:
+        key = (req.name, req.key)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = req
+            continue
+        if first.extra or req.extra:  # a URL or an invalid specifier: keep the first as it is
+            continue
+        raw = ",".join(r for r in (first.raw_constraints, req.raw_constraints) if r)
+        first.raw_constraints = raw
+        first.constraints = securechain_constraints(raw)
+    return list(merged.values())
 
 
 def _lenient_requirement(text: str) -> Requirement | None:
