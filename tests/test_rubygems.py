@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
+import io
+import shutil
+import tarfile
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound
+from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound, PayloadTooLarge
 from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
-from ssc_cli.registries import open_registry
+from ssc_cli.registries import open_registry, rubygems_gem
+from ssc_cli.registries import rubygems as rubygems_client
 from ssc_cli.registries.interface import ChangeSet
 from ssc_cli.registries.rubygems import RubyGemsRegistry
 from ssc_cli.registries.rubygems_gem import gem_data_members, require_paths
@@ -318,10 +324,87 @@ def test_gem_members_are_read_with_caps() -> None:
     files = [f"lib/x/f{i}.rb" for i in range(20)]
     gem = build_gem("x", FakeGemVersion("1.0", files=files))
     assert gem_data_members(gem, max_entries=5, max_unpacked=10**6) == files[:5]
-    with pytest.raises(MalformedPayload):
+    with pytest.raises(PayloadTooLarge):
         gem_data_members(gem, max_entries=100, max_unpacked=100)
     with pytest.raises(MalformedPayload):
         gem_data_members(b"not a tar at all" * 64, max_entries=10, max_unpacked=10**6)
+
+
+def _tar(members: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_gem_size_cap_counts_decompressed_bytes() -> None:
+    # 8 MiB of zeros gzip to a few KiB: a cap on the compressed stream never sees them
+    data = gzip.compress(_tar([("lib/bomb.rb", bytes(8 * 2**20))]), mtime=0)
+    assert len(data) < 2**16
+    gem = _tar([("metadata.gz", gzip.compress(b"---\n")), ("data.tar.gz", data)])
+    with pytest.raises(PayloadTooLarge):
+        gem_data_members(gem, max_entries=100, max_unpacked=2**20)
+    assert gem_data_members(gem, max_entries=100, max_unpacked=16 * 2**20) == ["lib/bomb.rb"]
+
+
+def test_damaged_data_tar_gz_is_malformed() -> None:
+    good = gzip.compress(_tar([("lib/a.rb", b"# a\n" * 4096)]), mtime=0)
+    damaged = good[:40] + bytes(64) + good[104:]
+    for data in (damaged, b"\x1f\x8b\x08\x00junk", good[: len(good) // 2]):
+        gem = _tar([("data.tar.gz", data)])
+        with pytest.raises(MalformedPayload):
+            gem_data_members(gem, max_entries=100, max_unpacked=10**6)
+
+
+def test_gem_archive_is_read_off_the_event_loop(
+    server: FakeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.mount("rubygems", base_app())
+    registry, http = make_registry(server, tmp_path)
+    threads: list[threading.Thread] = []
+
+    def spy(gem: bytes, *, max_entries: int, max_unpacked: int) -> list[str]:
+        threads.append(threading.current_thread())
+        return rubygems_gem.gem_data_members(
+            gem, max_entries=max_entries, max_unpacked=max_unpacked
+        )
+
+    monkeypatch.setattr(rubygems_client, "gem_data_members", spy)
+
+    async def go() -> tuple[PackageRecord, threading.Thread]:
+        async with http:
+            return await registry.fetch("rack"), threading.current_thread()
+
+    record, loop_thread = run(go())
+    assert record.import_names == ["rack", "rack/request"]
+    assert threads and all(t is not loop_thread for t in threads)
+
+
+def test_import_names_come_from_the_newest_release_not_a_prerelease(
+    server: FakeRegistry, tmp_path: Path
+) -> None:
+    app = RubyGemsApp()
+    app.add(
+        "rails",
+        FakeGemVersion("7.1.0", files=["lib/rails.rb", "lib/rails/stable.rb"]),
+        FakeGemVersion("8.0.0.rc1", files=["lib/rails.rb", "lib/rails/beta.rb"]),
+    )
+    app.add("edge", FakeGemVersion("0.1.0.pre", files=["lib/edge.rb"]))
+    app.rebuild()
+    server.mount("rubygems", app)
+    registry, http = make_registry(server, tmp_path)
+
+    async def go() -> list[PackageRecord]:
+        async with http:
+            return [await registry.fetch("rails"), await registry.fetch("edge")]
+
+    rails, edge = run(go())
+    assert rails.import_names == ["rails", "rails/stable"]
+    assert [p for _, p, _ in server.requests(r"\.gem$")][0].endswith("/rails-7.1.0.gem")
+    assert edge.import_names == ["edge"]  # nothing but prereleases: the newest of them
 
 
 def test_require_paths() -> None:
@@ -457,7 +540,7 @@ def test_lost_local_copy_or_no_cursor_reconciles_by_md5(
     assert isinstance(app, RubyGemsApp)
     view = MemoryView()
     _ingest(server, tmp_path, view)
-    for path in (tmp_path / "cache" / "rubygems").iterdir():
+    for path in (tmp_path / "data" / "rubygems").iterdir():
         path.unlink()
     app.publish("rack", FakeGemVersion("3.1.0"))
     changes = _update(server, tmp_path, view)
@@ -531,3 +614,18 @@ def test_without_a_digest_the_file_head_reveals_a_rebuild(
     plain = _update(server, tmp_path, view)
     assert plain.notes["mode"] == "append" and plain.notes["digest"] == "absent"
     assert plain.names == ["racc"]
+
+
+def test_local_copy_lives_in_the_data_dir_so_a_fresh_cache_still_appends(
+    server: FakeRegistry, tmp_path: Path
+) -> None:
+    app = server.mount("rubygems", base_app())
+    assert isinstance(app, RubyGemsApp)
+    view = MemoryView()
+    _ingest(server, tmp_path, view)
+    assert [p.name for p in (tmp_path / "data" / "rubygems").iterdir()]
+    shutil.rmtree(tmp_path / "cache", ignore_errors=True)  # a CronJob pod's ephemeral cache
+    shutil.rmtree(tmp_path / "http", ignore_errors=True)
+    app.publish("rack", FakeGemVersion("3.1.0"))
+    changes = _update(server, tmp_path, view)
+    assert changes.notes["mode"] == "append" and changes.names == ["rack"]

@@ -49,6 +49,7 @@ from ssc_cli.registries.rubygems_records import (
     group_entries,
     licenses,
     newest,
+    newest_release,
 )
 from ssc_cli.repository import vendor_of
 from ssc_cli.settings import Settings
@@ -73,7 +74,9 @@ class RubyGemsRegistry:
             self.base, rate=settings.rubygems_rate, concurrency=settings.rubygems_concurrency
         )
         key = hashlib.sha1(self.base.encode()).hexdigest()[:16]
-        local = LocalCopy(settings.cache_dir / "rubygems" / f"versions-{key}")
+        # State, not cache: the update cursor is only usable with these bytes, and CronJob pods
+        # get a fresh cache dir each run (a lost copy costs a full /versions refetch).
+        local = LocalCopy(settings.data_dir / "rubygems" / f"versions-{key}")
         self.feed = VersionsFeed(http, f"{self.base}/versions", local)
         # Gem names are case-sensitive on the wire but lower-case in the graph.
         self._spellings: dict[str, str] = {}
@@ -130,7 +133,9 @@ class RubyGemsRegistry:
             record.repository_url = await self._repository(raw, api_top)
             record.vendor = vendor_of(record.repository_url)
             if self.settings.import_names:
-                record.import_names = await self._import_names(raw, top, base)
+                release = newest_release(list(grouped)) or top
+                build = base_entry(grouped[release])
+                record.import_names = await self._import_names(raw, release, build)
         return record
 
     async def _info(self, name: str, normalized: str) -> tuple[str, bytes]:
@@ -225,7 +230,7 @@ class RubyGemsRegistry:
         return gem.repository() or "n/a"
 
     async def _import_names(self, raw: str, number: str, entry: InfoEntry) -> list[str]:
-        """Require paths of the newest version's .gem.
+        """Require paths of one version's .gem (the newest release: fetch picks it).
 
         A missing, oversized or unreadable artefact leaves the list empty; a transient failure
         (429/5xx after retries, network) fails the gem so the next run retries it, instead of
@@ -240,7 +245,9 @@ class RubyGemsRegistry:
         checksum = entry.checksum if entry.checksum and len(entry.checksum) == 64 else None
         try:
             response = await self._get_verified(url, max_bytes=cap, sha256=checksum)
-            members = gem_data_members(
+            # Off the event loop: gunzipping a big gem would stall every other request.
+            members = await asyncio.to_thread(
+                gem_data_members,
                 response.content,
                 max_entries=self.settings.archive_max_entries,
                 max_unpacked=cap * 10,

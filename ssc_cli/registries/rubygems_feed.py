@@ -4,7 +4,7 @@
 (registries.md §6.2). Like Bundler we keep a local copy of the bytes the cursor covers, so the
 digest of the whole file (`Repr-Digest: sha-256=:…:`, covering the file, not the range) can be
 checked as hash(local prefix + appended part). The cursor stores the SHA-256 of that prefix: a
-local copy that is missing, shorter or different (wiped cache, another graph) is detected and
+local copy that is missing, shorter or different (wiped data dir, another graph) is detected and
 costs a full refetch, never a wrong answer.
 """
 

@@ -7,11 +7,13 @@ with caps on the entries and on the bytes decompressed (a gzip bomb stops at the
 
 from __future__ import annotations
 
+import gzip
 import io
 import tarfile
+import zlib
 from typing import IO
 
-from ssc_cli.errors import MalformedPayload
+from ssc_cli.errors import MalformedPayload, PayloadTooLarge
 
 DATA_MEMBER = "data.tar.gz"
 
@@ -19,7 +21,7 @@ DATA_MEMBER = "data.tar.gz"
 class _CappedReader(io.RawIOBase):
     """A read-only stream that refuses to yield more than `limit` bytes."""
 
-    def __init__(self, inner: IO[bytes], limit: int) -> None:
+    def __init__(self, inner: io.BufferedIOBase, limit: int) -> None:
         self._inner = inner
         self._left = limit
 
@@ -29,14 +31,24 @@ class _CappedReader(io.RawIOBase):
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         data = self._inner.read(len(buffer))
         if len(data) > self._left:
-            raise MalformedPayload("gem archive exceeds the decompressed size cap")
+            raise PayloadTooLarge("gem archive exceeds the decompressed size cap")
         self._left -= len(data)
         buffer[: len(data)] = data
         return len(data)
 
 
+def _decompressed(stream: IO[bytes], limit: int) -> IO[bytes]:
+    """data.tar.gz's tar bytes, counted after gunzip: the cap is on what a bomb expands to."""
+    # Capping the compressed stream (and letting tarfile gunzip behind it) counts the wrong
+    # bytes: a few KiB of gzip expand to GiB unnoticed.
+    return io.BufferedReader(_CappedReader(gzip.GzipFile(fileobj=stream, mode="rb"), limit))
+
+
 def gem_data_members(gem: bytes, *, max_entries: int, max_unpacked: int) -> list[str]:
-    """Member names of the `data.tar.gz` inside a `.gem` (at most max_entries of them)."""
+    """Member names of the `data.tar.gz` inside a `.gem` (at most max_entries of them).
+
+    Raises PayloadTooLarge once more than max_unpacked bytes of tar were decompressed.
+    """
     names: list[str] = []
     try:
         with tarfile.open(fileobj=io.BytesIO(gem), mode="r|") as outer:
@@ -46,14 +58,13 @@ def gem_data_members(gem: bytes, *, max_entries: int, max_unpacked: int) -> list
                 stream = outer.extractfile(member)
                 if stream is None:
                     break
-                capped = io.BufferedReader(_CappedReader(stream, max_unpacked))
-                with tarfile.open(fileobj=capped, mode="r|gz") as inner:
+                with tarfile.open(fileobj=_decompressed(stream, max_unpacked), mode="r|") as inner:
                     for item in inner:
                         names.append(item.name)
                         if len(names) >= max_entries:
                             break
                 return names
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error) as exc:
         raise MalformedPayload(f"unreadable .gem archive ({exc})") from exc
     raise MalformedPayload(f".gem archive has no {DATA_MEMBER}")
 

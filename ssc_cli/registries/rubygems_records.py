@@ -6,6 +6,7 @@ exactly the code the client runs.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -15,6 +16,8 @@ from ssc_cli.registries.rubygems_index import RUBY, InfoEntry, gem_constraints
 from ssc_cli.repository import normalize_repository_url
 
 ECO = Ecosystem.RUBYGEMS
+# Gem::Version#prerelease?: any letter in the version string ("2.0.0.rc1", "1.0.0.pre").
+_PRERELEASE = re.compile(r"[A-Za-z]")
 # Where a gem points at its source, most specific first (ecosyste.ms' order, registries.md §6.2).
 REPOSITORY_KEYS = (
     "source_code_uri",
@@ -111,6 +114,14 @@ def newest(numbers: list[str]) -> str | None:
     if parsed:
         return max(parsed, key=lambda pair: pair[0])[1]
     return numbers[-1] if numbers else None
+
+
+def newest_release(numbers: list[str]) -> str | None:
+    """Highest version that is not a prerelease (a letter in it, as Gem::Version#prerelease?).
+
+    What `gem install name` picks; the newest prerelease only when a gem has nothing else.
+    """
+    return newest([n for n in numbers if not _PRERELEASE.search(n)]) or newest(numbers)
 
 
 def licenses(api: ApiVersion | None) -> dict[str, Any]:
