@@ -19,7 +19,7 @@ from ssc_cli.registries.maven import (
     usable_version,
 )
 from ssc_cli.settings import Settings
-from tests.fakeregistry.maven import MavenApp, app_pom, simple_pom
+from tests.fakeregistry.maven import MavenApp, app_pom, make_jar, simple_pom
 from tests.fakeregistry.server import FakeRegistry, Faults
 
 T = TypeVar("T")
@@ -377,3 +377,16 @@ def test_first_update_without_cursor_diffs_the_whole_index(maven: Harness) -> No
     names, cursor, notes = changes(maven, MemoryView(stale, None))
     assert notes["mode"] == "full" and names == ["org.example:core"]
     assert cursor is not None and cursor["last_incremental"] == 0
+
+
+# -- import names ----------------------------------------------------------------------------
+
+
+def test_a_jar_over_the_entry_cap_is_not_read_again(maven: Harness) -> None:
+    maven.app.artifacts[("org.example", "core")]["1.1"].jar = make_jar(
+        [f"org.example.p{n}" for n in range(20)]
+    )
+    record = maven.fetch("org.example:core", archive_max_entries=10)
+    assert record.import_names == []
+    # One tail read: the cap is known from the end-of-central-directory record, no retry.
+    assert len(maven.server.requests(r"core-1\.1\.jar$")) == 1

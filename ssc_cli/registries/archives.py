@@ -6,13 +6,14 @@ small range requests give every member name (securechain-compat.md §6-21: never
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 import tarfile
 import zipfile
 from collections.abc import Iterable
 
-from ssc_cli.errors import MalformedPayload
+from ssc_cli.errors import MalformedPayload, PayloadTooLarge
 from ssc_cli.http import Http
 
 _EOCD = b"PK\x05\x06"
@@ -25,8 +26,10 @@ _TAIL = 64 * 1024 + 22
 async def zip_member_names(http: Http, url: str, *, max_entries: int = 50_000) -> list[str]:
     """Member names of the zip at url, read from its central directory with range requests.
 
-    A body that does not parse is read again (a corrupted transfer looks the same as a corrupt
-    file); only a zip that stays unreadable raises MalformedPayload.
+    A body that does not parse is read again after a backoff (a corrupted transfer looks the
+    same as a corrupt file); only a zip that stays unreadable raises MalformedPayload. A zip
+    with more entries than max_entries raises PayloadTooLarge at once: reading it again cannot
+    make it smaller.
     """
     attempt = 0
     while True:
@@ -37,6 +40,12 @@ async def zip_member_names(http: Http, url: str, *, max_entries: int = 50_000) -
                 raise
             attempt += 1
             http.counters.retries += 1
+            await asyncio.sleep(_backoff(http, attempt))
+
+
+def _backoff(http: Http, attempt: int) -> float:
+    """The HTTP layer's exponential backoff ceiling for this attempt (no jitter needed here)."""
+    return float(min(http.config.backoff_max, http.config.backoff_base * 2.0**attempt))
 
 
 async def _zip_member_names(http: Http, url: str, max_entries: int) -> list[str]:
@@ -47,7 +56,7 @@ async def _zip_member_names(http: Http, url: str, max_entries: int) -> list[str]
     tail_start = total - len(tail.content)
     cd_offset, cd_size, entries = _end_of_central_directory(tail.content, tail_start, url)
     if entries > max_entries:
-        raise MalformedPayload(
+        raise PayloadTooLarge(
             f"{url}: {entries} zip entries exceed the cap of {max_entries}", url=url
         )
     if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:

@@ -415,10 +415,8 @@ class MavenRegistry:
             return []
         url = f"{self._artifact_url(group_id, artifact_id)}/{version}/{artifact_id}-{version}.jar"
         try:
-            try:
-                members = await zip_member_names(self.http, url, max_entries=self.max_entries)
-            except MalformedPayload:  # a garbled transfer is retried once before giving up
-                members = await zip_member_names(self.http, url, max_entries=self.max_entries)
+            # zip_member_names already reads a garbled directory again (with backoff).
+            members = await zip_member_names(self.http, url, max_entries=self.max_entries)
         except (MalformedPayload, PayloadTooLarge) as exc:
             log.debug("no import names for %s:%s: %s", group_id, artifact_id, exc)
             return []
