@@ -52,6 +52,12 @@ def fresh_export(ssc: Ssc, name: str) -> list[dict[str, Any]]:
     return export(other)
 
 
+@pytest.fixture(autouse=True)
+def replicate_database(ssc: Ssc, fake_registry: FakeRegistry) -> None:
+    """Point ssc at the replica's database URL (`…/registry`), as the real default does."""
+    ssc.env["SSC_NPM_REPLICATE_URL"] = fake_registry.url("npm-replicate") + "/registry"
+
+
 @pytest.fixture
 def app(fake_registry: FakeRegistry) -> NpmApp:
     npm = registry()
@@ -181,3 +187,23 @@ def test_legacy_names_that_differ_only_by_case_stay_two_packages(
     assert packages == {"JSONStream": "pkg:npm/JSONStream", "jsonstream": "pkg:npm/jsonstream"}
     versions = {r["purl"] for r in export(ssc) if r["type"] == "version"}
     assert versions == {"pkg:npm/JSONStream@1.0.0", "pkg:npm/jsonstream@0.0.1"}
+
+
+def test_package_changed_right_after_its_fetch_during_a_long_listing_is_updated(
+    ssc: Ssc, fake_registry: FakeRegistry
+) -> None:
+    app = NpmApp()
+    for index in range(520):  # more than the 500 names the pipeline takes from a listing at once
+        app.publish(f"p{index:03d}", "1.0.0", files=None)
+    app.page_cap = 100  # the replica answers pages shorter than the limit before the end
+    app.after_fetch["p000"] = lambda: app.publish("p000", "1.1.0", files=None)
+    app.mount(fake_registry)
+    ingested = ssc.json("ingest", "npm", "--no-follow-deps")
+    assert ingested["new_packages_ingested"] == 520 and not app.after_fetch
+    # p000 was fetched while the listing still had pages to read, then changed: its feed row
+    # moved past the ids already listed, and only the update can bring it up to date
+    updated = ssc.json("update", "npm")
+    assert updated["packages_changed"] == 1
+    versions = {r["purl"] for r in export(ssc) if r["type"] == "version"}
+    assert "pkg:npm/p000@1.1.0" in versions
+    assert export(ssc) == fresh_export(ssc, "fresh.sqlite")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from ssc_cli.errors import MalformedPayload, PackageNotFound, RegistryError
+from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound, RegistryError
 from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import Ecosystem, KnownPackage
 from ssc_cli.registries import open_registry
-from ssc_cli.registries.npm import NPMRegistry
+from ssc_cli.registries.npm import NPMRegistry, replicate_root_url
 from ssc_cli.settings import Settings
 from tests.fakeregistry.npm import NpmApp
 from tests.fakeregistry.server import FakeRegistry, Faults
@@ -113,8 +113,92 @@ def test_listing_pages_the_feed_and_drops_design_docs_and_deleted(
     assert run(go()) == ["left-pad", "@Scope/Mixed"]
     assert registry.listing_cursor() == {"seq": app.seq}
     pages = server.requests(r"/_changes")
-    assert len(pages) == 3  # 4 rows at 2 a page, then the short page
+    assert len(pages) == 3  # 4 rows at 2 a page, then the empty page
     assert registry.listing_cursor() is not None
+
+
+def test_update_seq_comes_from_the_replica_root_and_the_feed_from_the_database(
+    server: FakeRegistry, app: NpmApp, tmp_path: Path
+) -> None:
+    registry, http = make_registry(server, app, tmp_path)
+    assert registry.replicate_url.endswith("/npm-replicate/registry")
+
+    async def go() -> list[str]:
+        async with http:
+            names = await collect(registry)
+            # what ssc asked before: the database URL itself, which the replica does not serve
+            with pytest.raises(HttpStatusError, match="404"):
+                await http.get_json(registry.replicate_url + "/")
+            return names
+
+    assert run(go()) == ["left-pad", "@Scope/Mixed"]
+    paths = [path for _, path, status in server.requests(r"^/npm-replicate") if status == 200]
+    assert paths[0] == "/npm-replicate/"
+    assert all(p.startswith("/npm-replicate/registry/_changes") for p in paths[1:])
+
+
+@pytest.mark.parametrize(
+    ("database", "root"),
+    [
+        ("https://replicate.npmjs.com/registry", "https://replicate.npmjs.com/"),
+        ("https://replicate.npmjs.com/registry/", "https://replicate.npmjs.com/"),
+        ("http://127.0.0.1:8080/mirror/registry", "http://127.0.0.1:8080/mirror/"),
+        ("https://replicate.example", "https://replicate.example/"),
+    ],
+)
+def test_replicate_root_url(database: str, root: str) -> None:
+    assert replicate_root_url(database) == root
+
+
+def test_package_changed_after_its_fetch_during_the_listing_is_caught_by_the_first_update(
+    server: FakeRegistry, app: NpmApp, tmp_path: Path
+) -> None:
+    registry, http = make_registry(server, app, tmp_path, import_names=False)
+    registry.changes_limit = 1  # packages are fetched while later pages are still unread
+
+    async def go() -> Any:
+        async with http:
+            tokens: dict[str, str | None] = {}
+            async for name in registry.list_names():
+                tokens[name] = (await registry.fetch(name)).token
+                if name == "left-pad":
+                    # its row moves behind ids the listing already yielded, so it is not
+                    # listed again: only a cursor from before the listing replays it
+                    app.publish("left-pad", "1.5.0")
+            cursor = registry.listing_cursor()
+            view = MemoryView({n: stored(t) for n, t in tokens.items()}, cursor)
+            return cursor, await registry.changes(view)
+
+    cursor, result = run(go())
+    assert result.names == ["left-pad"]
+    assert cursor == {"seq": app.seq - 1}  # update_seq before the listing started
+    assert result.cursor == {"seq": app.seq}
+
+
+def test_short_pages_are_not_the_end_of_the_feed(
+    server: FakeRegistry, app: NpmApp, tmp_path: Path
+) -> None:
+    cursor = {"seq": app.seq}
+    revs = {name: doc["_rev"] for name, doc in app.docs.items()}
+    app.publish("left-pad", "1.1.0")
+    app.add_design_doc("_design/scratch")
+    app.deprecate("@Scope/Mixed", "2.0.0", "bad")
+    app.page_cap = 1  # the replica answers fewer rows than the limit asked for
+    registry, http = make_registry(server, app, tmp_path)
+
+    async def go() -> Any:
+        async with http:
+            names = await collect(registry)
+            view = MemoryView({n: stored(r) for n, r in revs.items()}, cursor)
+            return names, await registry.changes(view)
+
+    server.clear_log()
+    names, result = run(go())
+    assert names == ["left-pad", "@Scope/Mixed"]
+    assert result.names == ["@Scope/Mixed", "left-pad"]
+    assert result.cursor == {"seq": app.seq}
+    # the update stops at the update_seq it read: three rows, three pages, no empty page
+    assert result.notes["requests"] == 4
 
 
 def test_feed_requires_the_opt_in_header_and_we_send_it(
@@ -184,7 +268,7 @@ def test_repository_shorthand_and_conditional_get(
 
     record, not_modified = run(go())
     assert record.repository_url == "https://github.com/stevemao/left-pad"
-    assert record.vendor == "stevemao" and record.import_names == []
+    assert record.vendor == "stevemao" and record.import_names is None  # not read
     assert not_modified == 1
     assert not server.requests(r"\.tgz$")
 
@@ -414,3 +498,19 @@ def test_tarball_host_failing_fails_the_package_so_it_is_retried(
 
     with pytest.raises(RegistryError, match="503"):
         run(go())
+
+
+def test_import_names_come_from_the_latest_tag_not_a_newer_prerelease(
+    server: FakeRegistry, tmp_path: Path
+) -> None:
+    app = NpmApp()
+    app.publish("tagged", "1.0.0", files=("package/index.js", "package/stable.js"))
+    app.publish("tagged", "2.0.0-beta.1", files=("package/index.js", "package/beta.js"), tag=False)
+    registry, http = make_registry(server, app, tmp_path)
+
+    async def go() -> Any:
+        async with http:
+            return await registry.fetch("tagged")
+
+    assert run(go()).import_names == ["tagged", "tagged/stable"]
+    assert [p for _, p, _ in server.requests(r"\.tgz$")] == ["/npm/tagged/-/tagged-1.0.0.tgz"]

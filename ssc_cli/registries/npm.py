@@ -1,7 +1,9 @@
 """npm: names and changes from the replication `_changes` feed, packages from full packuments.
 
 reference/registries.md §2: the feed is `GET {replicate}/_changes?since=SEQ&limit<=10000` with
-the `npm-replication-opt-in: true` header and integer sequences; `GET {replicate}/` gives
+the `npm-replication-opt-in: true` header and integer sequences, where {replicate} is the
+database URL (`https://replicate.npmjs.com/registry`); the replica's root
+(`GET https://replicate.npmjs.com/`, the database URL without its last segment) gives
 `update_seq`, which drops below a stored cursor when the replica is rebuilt (2021, 2025).
 Packuments come from `GET {registry}/{name}` with scoped names as `@scope%2Fname`.
 How enumeration, the cursor and reconciliation work is written up in docs/ecosystems/npm.md.
@@ -16,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from ssc_cli.errors import (
     HttpStatusError,
@@ -31,8 +33,8 @@ from ssc_cli.registries.archives import tar_member_names
 from ssc_cli.registries.interface import ChangeSet, StoreView, raise_not_found
 from ssc_cli.registries.npm_packument import (
     import_names_from_members,
+    import_version,
     is_unpublished,
-    newest_version,
     parse_packument,
     rev_generation,
 )
@@ -88,6 +90,7 @@ class NPMRegistry:
         self.http = http
         self.registry_url = settings.npm_url.rstrip("/")
         self.replicate_url = settings.npm_replicate_url.rstrip("/")
+        self.replicate_root = replicate_root_url(self.replicate_url)
         # The feed is read serially; declared first so that, when both share a host (a
         # mirror, the tests), the packument limits are the ones in force.
         http.limit_host(self.replicate_url, rate=settings.npm_rate, concurrency=1)
@@ -102,15 +105,19 @@ class NPMRegistry:
 
     async def list_names(self) -> AsyncIterator[str]:
         """Every live package id in the feed, replayed from 0, each once."""
+        # The cursor a first update starts from is the head *before* the listing: a package
+        # fetched while later pages are still read can change again, and its row then moves
+        # past ids already yielded. Replaying from here catches it; the rev check keeps the
+        # replay of rows the ingest already saw cheap.
+        head = await self.update_seq()
+        self._listing_seq = None
         seen: set[str] = set()
-        async for page in self._feed(0):
+        async for page in self._feed(0, head, to_tail=True):
             for row in page.rows:
                 if row.is_package and not row.deleted and row.id not in seen:
                     seen.add(row.id)
                     yield row.id
-            # Safe as a first update's start: every change after a listed package was fetched
-            # gets a higher sequence than this page's end.
-            self._listing_seq = page.last_seq
+        self._listing_seq = head
 
     def listing_cursor(self) -> dict[str, Any] | None:
         return {"seq": self._listing_seq} if self._listing_seq is not None else None
@@ -137,7 +144,7 @@ class NPMRegistry:
         latest: dict[str, FeedRow] = {}
         tokens: dict[str, str | None] = {}
         last_seq, requests, rows = since, 1, 0
-        async for page in self._feed(since):
+        async for page in self._feed(since, head):
             requests += 1
             rows += len(page.rows)
             ids = {row.id for row in page.rows if row.is_package}
@@ -160,28 +167,40 @@ class NPMRegistry:
         return ChangeSet(names, {"seq": last_seq}, notes)
 
     async def update_seq(self) -> int:
-        """The replica's current sequence (`GET {replicate}/`)."""
-        url = self.replicate_url + "/"
+        """The replica's current sequence, from its root (`GET https://replicate.npmjs.com/`)."""
+        url = self.replicate_root
         doc = await self.http.get_json(url, headers=REPLICATION_HEADERS, conditional=False)
         value = doc.get("update_seq") if isinstance(doc, Mapping) else None
         seq = _as_seq(value)
         if seq is None:
-            raise MalformedPayload(f"{url}: no integer update_seq in {str(doc)[:200]}", url=url)
+            raise MalformedPayload(
+                f"{url}: no integer update_seq in {str(doc)[:200]}; SSC_NPM_REPLICATE_URL must "
+                "name the database (…/registry), whose parent is the replica's root",
+                url=url,
+            )
         return seq
 
-    async def _feed(self, since: int) -> AsyncIterator[FeedPage]:
-        """Pages of `_changes` from since until a short page."""
+    async def _feed(
+        self, since: int, head: int, *, to_tail: bool = False
+    ) -> AsyncIterator[FeedPage]:
+        """Pages of `_changes` from since until an empty page or one ending at or past head.
+
+        A short page is no end: the replica may answer fewer rows than asked. Past head,
+        to_tail reads on until a short page (rows that moved during a long listing).
+        """
         limit = self.changes_limit
         while True:
             url = f"{self.replicate_url}/_changes?since={since}&limit={limit}"
             doc = await self.http.get_json(url, headers=REPLICATION_HEADERS, conditional=False)
             page = _parse_page(doc, url)
             yield page
-            if len(page.rows) < limit:
+            if not page.rows:
+                return
+            if page.last_seq >= head and (not to_tail or len(page.rows) < limit):
                 return
             if page.last_seq <= since:
                 raise MalformedPayload(
-                    f"{url}: a full page that does not advance last_seq ({page.last_seq})",
+                    f"{url}: a page of rows that does not advance last_seq ({page.last_seq})",
                     url=url,
                 )
             since = page.last_seq
@@ -232,12 +251,12 @@ class NPMRegistry:
             raise  # unreachable: raise_not_found always raises
 
     async def _import_names(self, name: str, doc: Mapping[str, Any]) -> list[str]:
-        """Module specifiers from the newest version's tarball; [] when it cannot be read."""
+        """Module specifiers from the latest version's tarball; [] when it cannot be read."""
         versions = doc.get("versions")
         if not isinstance(versions, Mapping):
             return []
-        newest = newest_version(versions)
-        manifest = versions.get(newest) if newest else None
+        chosen = import_version(doc)
+        manifest = versions.get(chosen) if chosen else None
         dist = manifest.get("dist") if isinstance(manifest, Mapping) else None
         if not isinstance(dist, Mapping):
             return []
@@ -278,6 +297,17 @@ class NPMRegistry:
             if tarball.startswith(public + "/") and self.registry_url != public:
                 return self.registry_url + tarball[len(public) :]
         return tarball
+
+
+def replicate_root_url(database_url: str) -> str:
+    """The replica's root, where `update_seq` is read: the database URL without its last segment.
+
+    registries.md §2.1: `GET https://replicate.npmjs.com/` gives update_seq while the feed is
+    `/registry/_changes`; documents under `/registry/` are not served any more.
+    """
+    parts = urlsplit(database_url.rstrip("/"))
+    parent = parts.path.rsplit("/", 1)[0] if "/" in parts.path else ""
+    return urlunsplit((parts.scheme, parts.netloc, parent + "/", "", ""))
 
 
 def _matches_digest(data: bytes, dist: Mapping[str, Any]) -> bool:

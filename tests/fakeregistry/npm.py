@@ -2,11 +2,13 @@
 
 Mount with `NpmApp().mount(server)`, which returns (SSC_NPM_URL, SSC_NPM_REPLICATE_URL).
 Wire format as npm serves it (reference/registries.md §2): `GET /{name}` (scoped as
-`@scope%2Fname`) answers a gzipped full packument, `GET /{name}/-/{base}-{v}.tgz` the tarball,
-`GET /npm-replicate/` the replica's `update_seq` and `GET /npm-replicate/_changes?since=&limit=` one
-row per document (CouchDB keeps only a document's latest change), `_design/` rows included,
-deleted rows for unpublished packages, and the opt-in header required. `reset_feed()`
-renumbers the feed from 1, as the 2021 and 2025 replica rebuilds did.
+`@scope%2Fname`) answers a gzipped full packument, `GET /{name}/-/{base}-{v}.tgz` the tarball.
+The replica has the real path shape and nothing else: its root `GET /npm-replicate/` (as
+`https://replicate.npmjs.com/`) gives `update_seq`, and `GET /npm-replicate/registry/_changes?
+since=&limit=` one row per document (CouchDB keeps only a document's latest change), `_design/`
+rows included, deleted rows for unpublished packages, and the opt-in header required; so
+SSC_NPM_REPLICATE_URL is `…/npm-replicate/registry`. `reset_feed()` renumbers the feed from 1,
+as the 2021 and 2025 replica rebuilds did; `page_cap` makes pages shorter than asked for.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import random
 import tarfile
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -43,6 +46,10 @@ class NpmApp:
         self.require_opt_in = True
         # Replica lag: name -> (stale packument, requests left to serve it).
         self.lagging: dict[str, tuple[dict[str, Any], int]] = {}
+        # Rows per `_changes` page at most, whatever the limit: a short page is not the end.
+        self.page_cap: int | None = None
+        # name -> what to do right after its packument was served once (a change after a fetch).
+        self.after_fetch: dict[str, Callable[[], None]] = {}
         self._revs: dict[str, int] = {}
         self._tarballs: dict[tuple[str, str], bytes] = {}
         self._lock = threading.RLock()
@@ -53,7 +60,7 @@ class NpmApp:
         """Serve under /npm and /npm-replicate; returns (npm_url, npm_replicate_url)."""
         server.mount("npm", self)
         server.mount("npm-replicate", _ReplicateApp(self))
-        return server.url("npm"), server.url("npm-replicate")
+        return server.url("npm"), server.url("npm-replicate") + "/registry"
 
     # -- changing the registry ------------------------------------------------------------
 
@@ -189,6 +196,9 @@ class NpmApp:
             else:
                 doc = self.docs.get(name)
             body = json.dumps(doc) if doc is not None else None
+            hook = self.after_fetch.pop(name, None) if body is not None else None
+        if hook is not None:
+            hook()  # the answer above is already built: it is now one revision behind
         if body is None:
             return Response(404, b'{"error":"Not found"}')
         data = body.replace(_BASE, request.base_url).encode()
@@ -220,6 +230,8 @@ class NpmApp:
         query = parse_qs(request.query)
         since = int(query.get("since", ["0"])[0] or 0)
         limit = int(query.get("limit", ["1000"])[0])
+        if self.page_cap is not None:
+            limit = min(limit, self.page_cap)
         with self._lock:
             rows = [dict(row) for row in self.feed.values() if row["seq"] > since][:limit]
         last_seq = rows[-1]["seq"] if rows else since
@@ -260,16 +272,15 @@ class NpmApp:
 
 
 class _ReplicateApp:
-    """replicate.npmjs.com/registry: `/` (update_seq) and `/_changes` (with or without /registry)."""
+    """replicate.npmjs.com: `/` (update_seq) and `/registry/_changes`; any other path 404s."""
 
     def __init__(self, app: NpmApp) -> None:
         self.app = app
 
     def handle(self, request: Request) -> Response:
-        path = request.path.rstrip("/").removeprefix("/registry")
-        if path == "":
+        if request.path == "/":
             return self.app.replicate_root()
-        if path == "/_changes":
+        if request.path == "/registry/_changes":
             return self.app.changes(request)
         return NOT_FOUND
 
