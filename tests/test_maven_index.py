@@ -190,13 +190,13 @@ def test_local_index_collapses_variants_and_applies_incrementals(tmp_path: Path)
             ]
         )
     )
-    touched = index.apply(incremental, props)
+    touched = index.apply(incremental)
     assert touched == {"org.b:x", "org.c:new", "org.a:y"}
     assert index.versions("org.b:x") == {"1.0": 1000, "1.1": 4000, "1.2": 5000}
     assert index.versions("org.a:y") == {}
     assert list(index.names()) == ["org.b:x", "org.c:new"]
     # Applying the same chunk again (a rerun after a crash) changes nothing.
-    assert index.apply(incremental, props) == touched
+    assert index.apply(incremental) == touched
     assert index.versions("org.b:x") == {"1.0": 1000, "1.1": 4000, "1.2": 5000}
     index.close()
 
@@ -215,3 +215,45 @@ def test_records_straddling_window_refills_are_all_read() -> None:
     assert [(e.artifact_id, e.modified_ms) for e in events[::5000]] == [
         (f"artifact-{n}", n) for n in range(0, 25_000, 5000)
     ]
+
+
+def test_an_incremental_chunk_is_applied_in_record_order(tmp_path: Path) -> None:
+    full = tmp_path / "full.gz"
+    full.write_bytes(chunk_bytes([artifact_record("org.a", "y", "1.0", modified_ms=1000)]))
+    index = LocalIndex(tmp_path / "index.sqlite")
+    props = parse_index_properties(central_properties(5, range(1, 6)), "p")
+    index.build(full, props)
+    incremental = tmp_path / "6.gz"
+    incremental.write_bytes(
+        chunk_bytes(
+            [
+                # Deployed and withdrawn within one chunk: gone.
+                artifact_record("org.a", "y", "2.0", modified_ms=2000),
+                removal_record("org.a", "y", "2.0", modified_ms=2000),
+                # Withdrawn and redeployed within one chunk: present.
+                removal_record("org.a", "y", "1.0", modified_ms=1000),
+                artifact_record("org.a", "y", "1.0", modified_ms=3000),
+            ]
+        )
+    )
+    index.apply(incremental)
+    assert index.versions("org.a:y") == {"1.0": 3000}
+    index.close()
+
+
+def test_applying_chunks_leaves_the_recorded_properties_to_the_caller(tmp_path: Path) -> None:
+    full = tmp_path / "full.gz"
+    full.write_bytes(chunk_bytes([artifact_record("org.a", "y", "1.0", modified_ms=1000)]))
+    index = LocalIndex(tmp_path / "index.sqlite")
+    before = parse_index_properties(central_properties(5, range(1, 6)), "p")
+    index.build(full, before)
+    incremental = tmp_path / "6.gz"
+    incremental.write_bytes(chunk_bytes([artifact_record("org.a", "y", "1.1", modified_ms=1)]))
+    index.apply(incremental)
+    assert index.meta() == before.cursor()
+    index.record(None)
+    assert index.meta() is None
+    after = parse_index_properties(central_properties(6, range(1, 7)), "p")
+    index.record(after)
+    assert index.meta() == after.cursor()
+    index.close()

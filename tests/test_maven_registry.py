@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound
+from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound, RegistryError
 from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import KnownPackage, PackageRecord
 from ssc_cli.registries.maven import (
@@ -377,6 +377,29 @@ def test_first_update_without_cursor_diffs_the_whole_index(maven: Harness) -> No
     names, cursor, notes = changes(maven, MemoryView(stale, None))
     assert notes["mode"] == "full" and names == ["org.example:core"]
     assert cursor is not None and cursor["last_incremental"] == 0
+
+
+def test_a_plan_failing_halfway_never_claims_the_table_is_current(maven: Harness) -> None:
+    _, cursor = maven.names()
+    for version in ("1.2", "1.3"):
+        maven.app.add("org.example", "core", version, simple_pom("org.example", "core", version))
+        maven.app.publish()
+    # Chunk 1 applies, chunk 2 is listed but gone, and the full reload fails as well.
+    maven.server.faults = Faults(always={r"index\.2\.gz$": 404, r"index\.gz$": 503})
+    with pytest.raises(RegistryError):
+        changes(maven, MemoryView(STORED, cursor))
+
+    async def meta(registry: MavenRegistry) -> dict[str, Any] | None:
+        return registry.index.meta()
+
+    recorded = maven.run(meta)
+    assert recorded is None or recorded["last_incremental"] != 2
+    # The rerun reloads fully and sees both new versions.
+    maven.server.faults = Faults(always={r"index\.2\.gz$": 404})
+    names, new_cursor, notes = changes(maven, MemoryView(STORED, cursor))
+    assert notes["mode"] == "full" and names == ["org.example:core"]
+    assert new_cursor is not None and new_cursor["last_incremental"] == 2
+    assert maven.run(meta) == new_cursor
 
 
 # -- import names ----------------------------------------------------------------------------

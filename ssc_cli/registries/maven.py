@@ -198,12 +198,15 @@ class MavenRegistry:
                     raise
         raise AssertionError("unreachable")
 
-    async def _reload_index(self, props: IndexProperties) -> None:
-        """The full chunk into the local table (skipped when nothing changed since last time)."""
+    async def _reload_index(self, props: IndexProperties, *, force: bool = False) -> None:
+        """The full chunk into the local table (skipped when nothing changed since last time).
+
+        force: rebuild even when the table claims to match props (after a failed plan).
+        """
         stats, _ = await self._read_chunk(
             f"{INDEX_PREFIX}.gz",
             lambda path: self.index.build(path, props),
-            skip_unchanged=self.index.meta() == props.cursor(),
+            skip_unchanged=not force and self.index.meta() == props.cursor(),
         )
         if stats is None:
             return
@@ -247,24 +250,29 @@ class MavenRegistry:
             notes: dict[str, Any] = {"mode": "incremental", "chunks": len(plan or [])}
             notes["touched"] = len(touched)
         else:
-            await self._reload_index(props)
+            # A failed plan left part of it in the table: rebuild, whatever the table records.
+            await self._reload_index(props, force=plan is not None)
             names = self._differing(view)
             notes = {"mode": "full"}
         return ChangeSet(names=names, cursor=props.cursor(), notes=notes)
 
     async def _apply_incrementals(self, plan: list[int], props: IndexProperties) -> set[str] | None:
+        """Apply the plan's chunks in order; None when one is gone (the caller reloads fully)."""
         touched: set[str] = set()
+        if not plan:
+            return touched
+        # Until the last chunk is in, the table matches no published state.
+        self.index.record(None)
         for number in plan:
             try:
-                found, _ = await self._read_chunk(
-                    f"{INDEX_PREFIX}.{number}.gz", lambda path: self.index.apply(path, props)
-                )
+                found, _ = await self._read_chunk(f"{INDEX_PREFIX}.{number}.gz", self.index.apply)
             except HttpStatusError as exc:
                 if exc.status in (404, 410):  # listed but gone: a gap, reload fully
                     log.info("maven index chunk %d missing; reloading the full index", number)
                     return None
                 raise
             touched |= found or set()
+        self.index.record(props)
         return touched
 
     @staticmethod

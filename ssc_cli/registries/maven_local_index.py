@@ -116,8 +116,12 @@ class LocalIndex:
         db.executemany("INSERT INTO rec VALUES (?, ?, ?)", batch)
         return records
 
-    def apply(self, chunk: Path, properties: IndexProperties | None) -> set[str]:
-        """Apply an incremental chunk in place; returns every g:a it touched."""
+    def apply(self, chunk: Path) -> set[str]:
+        """Apply an incremental chunk in place, in record order; returns every g:a it touched.
+
+        The stored properties are left alone: only `record` (after a whole plan) moves them, so
+        a plan that fails halfway never claims the table is current.
+        """
         touched: set[str] = set()
         db = self._connect()
         try:
@@ -125,19 +129,32 @@ class LocalIndex:
                 adds: list[tuple[str, str, int | None]] = []
                 for event in artifact_events(iter_records(raw, str(chunk))):
                     touched.add(event.name)
-                    if event.removed:
-                        if event.classifier is None:
-                            db.execute(
-                                "DELETE FROM gav WHERE ga = ? AND v = ?",
-                                (event.name, event.version),
-                            )
-                    else:
+                    if not event.removed:
                         adds.append((event.name, event.version, event.modified_ms))
+                    elif event.classifier is None:
+                        # Earlier adds go first: a version added then removed in one chunk
+                        # must end removed, and one removed then re-added must end present.
+                        db.executemany(_UPSERT, adds)
+                        adds.clear()
+                        db.execute(
+                            "DELETE FROM gav WHERE ga = ? AND v = ?", (event.name, event.version)
+                        )
                 db.executemany(_UPSERT, adds)
-                self._set_meta(db, properties)
         finally:
             db.close()
         return touched
+
+    def record(self, properties: IndexProperties | None) -> None:
+        """Note the index state the table now holds (None: unknown, never skip a reload)."""
+        db = self._connect()
+        try:
+            with db:
+                if properties is None:
+                    db.execute("DELETE FROM meta WHERE key = 'properties'")
+                else:
+                    self._set_meta(db, properties)
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
