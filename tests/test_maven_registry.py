@@ -379,6 +379,23 @@ def test_first_update_without_cursor_diffs_the_whole_index(maven: Harness) -> No
     assert cursor is not None and cursor["last_incremental"] == 0
 
 
+def test_stub_packages_touched_by_the_index_are_not_refetched_by_an_update(
+    maven: Harness,
+) -> None:
+    _, cursor = maven.names()
+    maven.app.add("org.example", "lib-a", "2.1", simple_pom("org.example", "lib-a", "2.1"))
+    maven.app.publish()
+
+    class WithStub(MemoryView):
+        def known(self, names: Iterable[str]) -> Mapping[str, KnownPackage]:
+            found = dict(super().known(names))
+            if "org.example:lib-a" in names:  # an edge target nobody extracted yet
+                found["org.example:lib-a"] = KnownPackage("pending", None, frozenset())
+            return found
+
+    assert changes(maven, WithStub(STORED, cursor))[0] == []
+
+
 def test_a_plan_failing_halfway_never_claims_the_table_is_current(maven: Harness) -> None:
     _, cursor = maven.names()
     for version in ("1.2", "1.3"):

@@ -277,11 +277,12 @@ class MavenRegistry:
 
     @staticmethod
     def _stored(view: StoreView, names: list[str]) -> list[str]:
+        """The extracted packages among names (pending targets are ingest's to extract)."""
         stored: list[str] = []
         for start in range(0, len(names), 500):
             batch = names[start : start + 500]
             known = view.known(batch)
-            stored.extend(n for n in batch if n in known)
+            stored.extend(n for n in batch if n in known and known[n].status == "extracted")
         return stored
 
     def _differing(self, view: StoreView) -> list[str]:
