@@ -152,3 +152,18 @@ def test_faults_lose_nothing_and_a_second_run_completes(
     second = ssc.json("ingest", "maven")
     assert second["errors"] == 0 and second["pending_left"] == 0
     assert ssc.export() == expected
+
+
+def test_a_pom_missing_at_ingest_is_completed_by_the_next_update(
+    ssc: Ssc, app: MavenApp, fake_registry: FakeRegistry
+) -> None:
+    fake_registry.faults = Faults(always={r"app-1\.1\.pom$": 404})
+    ssc("ingest", "maven")
+    edges = [i for i in ssc.export() if i["type"] == "requires"]
+    assert not [e for e in edges if e["from"] == "pkg:maven/org.example/app@1.1"]
+    fake_registry.faults = Faults()
+    summary = ssc.json("update", "maven")  # nothing published: the gap alone brings it back
+    assert summary["packages_processed"] == 1 and summary["errors"] == 0
+    fresh = ssc.with_graph("fresh.sqlite")
+    fresh("ingest", "maven")
+    assert ssc.export() == fresh.export()

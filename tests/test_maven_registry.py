@@ -50,13 +50,13 @@ class Harness:
         self.server, self.app, self.tmp = server, app, tmp
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings(
-            maven_url=self.server.url("maven"),
-            data_dir=self.tmp / "data",
-            cache_dir=self.tmp / "cache",
-            http_rate_limit=False,
-            **overrides,
-        )
+        values: dict[str, Any] = {
+            "maven_url": self.server.url("maven"),
+            "data_dir": self.tmp / "data",
+            "cache_dir": self.tmp / "cache",
+            "http_rate_limit": False,
+        }
+        return Settings(**{**values, **overrides})
 
     def run(self, body: Callable[[MavenRegistry], Awaitable[T]], **overrides: Any) -> T:
         async def main() -> T:
@@ -417,6 +417,66 @@ def test_a_plan_failing_halfway_never_claims_the_table_is_current(maven: Harness
     assert notes["mode"] == "full" and names == ["org.example:core"]
     assert new_cursor is not None and new_cursor["last_incremental"] == 2
     assert maven.run(meta) == new_cursor
+
+
+# -- known versions, missing POMs ------------------------------------------------------------
+
+
+def test_a_cold_pom_cache_keeps_the_licences_of_known_versions(maven: Harness) -> None:
+    first = maven.fetch("org.example:app")
+    known = KnownPackage("extracted", None, frozenset({"1.0", "1.1"}))
+    cold = maven.tmp / "cold-cache"
+    again = maven.fetch("org.example:app", known, cache_dir=cold)
+    assert [v.licenses for v in again.versions] == [v.licenses for v in first.versions]
+    assert again.versions[0].licenses  # not the empty dict that would blank the stored ones
+    assert [v.release_date for v in again.versions] == [v.release_date for v in first.versions]
+    assert all(v.requirements is None for v in again.versions)  # their edges are stored
+    # The POMs were read once into the new cache; the next fetch costs none.
+    maven.server.clear_log()
+    maven.fetch("org.example:app", known, cache_dir=cold)
+    assert not maven.server.requests(r"\.pom$")
+
+
+def test_a_version_without_pom_is_not_stored_as_dependency_free_and_is_completed_later(
+    maven: Harness,
+) -> None:
+    _, cursor = maven.names()
+    maven.server.faults = Faults(always={r"core-1\.1\.pom$": 404})
+    record = maven.fetch("org.example:core")
+    by_version = {v.name: v for v in record.versions}
+    assert by_version["1.0"].requirements == []  # a real POM without dependencies
+    assert by_version["1.1"].requirements is None  # unknown, not "none"
+    stored = {**STORED, "org.example:core": ["1.0", "1.1"]}
+    # Nothing was published, yet the next update retries the package.
+    names, _, notes = changes(maven, MemoryView(stored, cursor))
+    assert names == ["org.example:core"] and notes["pom_gaps"] == 1
+
+    maven.server.faults = Faults()
+    maven.app.artifacts[("org.example", "core")]["1.1"].pom = simple_pom(
+        "org.example", "core", "1.1", [("com.acme", "util", "2.1")]
+    )
+    known = KnownPackage("extracted", None, frozenset({"1.0", "1.1"}))
+    completed = {v.name: v for v in maven.fetch("org.example:core", known).versions}
+    assert completed["1.0"].requirements is None
+    assert [r.name for r in completed["1.1"].requirements or []] == ["com.acme:util"]
+    assert changes(maven, MemoryView(stored, cursor))[0] == []
+    # A filled gap keeps rewriting that version's edges, so a run killed before the graph
+    # write committed (the POM already cached) cannot lose them.
+    again = {v.name: v for v in maven.fetch("org.example:core", known).versions}
+    assert [r.name for r in again["1.1"].requirements or []] == ["com.acme:util"]
+
+
+def test_a_pom_that_never_appears_is_retried_a_bounded_number_of_times(maven: Harness) -> None:
+    _, cursor = maven.names()
+    maven.server.faults = Faults(always={r"core-1\.1\.pom$": 404})
+    known = KnownPackage("extracted", None, frozenset({"1.0", "1.1"}))
+    stored = {**STORED, "org.example:core": ["1.0", "1.1"]}
+    rounds = 0
+    while changes(maven, MemoryView(stored, cursor))[0] or rounds == 0:
+        maven.fetch("org.example:core", known if rounds else None)
+        rounds += 1
+        assert rounds < 10
+    assert rounds == 5
 
 
 # -- import names ----------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from ssc_cli.registries.maven_index import (
     iso_from_ms,
     parse_index_properties,
 )
-from ssc_cli.registries.maven_local_index import LocalIndex
+from ssc_cli.registries.maven_local_index import LocalIndex, PomGaps
 from ssc_cli.registries.pom import Coordinates, EffectivePom, Pom, Resolver, parse_pom
 from ssc_cli.registries.pom import repository_candidates as pom_repository_candidates
 from ssc_cli.repository import normalize_repository_url, vendor_of
@@ -57,6 +57,9 @@ _SCOPE_KINDS = {
 _JAR_PACKAGINGS = frozenset({"jar", "bundle", "maven-plugin", "ejb", "eclipse-plugin"})
 _PLACEHOLDER_VERSIONS = frozenset({"LATEST", "RELEASE"})
 _PARSED_POMS = 4096
+# Updates refetch a package whose version has no POM this many times (a POM lagging behind its
+# metadata shows up within a run or two); afterwards only a fetch for another reason retries it.
+_GAP_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,7 @@ class MavenRegistry:
         self.max_entries = settings.archive_max_entries
         http.limit_host(self.base, rate=settings.maven_rate, concurrency=settings.maven_concurrency)
         self.index = LocalIndex(settings.data_dir / "maven" / "index.sqlite")
+        self.gaps = PomGaps(settings.data_dir / "maven" / "pom-gaps.sqlite")
         self.chunk_dir = settings.cache_dir / "maven" / "index"
         # Immutable POMs are kept forever: no eviction, no revalidation.
         self._pom_dir = settings.cache_dir / "maven" / "poms"
@@ -254,6 +258,11 @@ class MavenRegistry:
             await self._reload_index(props, force=plan is not None)
             names = self._differing(view)
             notes = {"mode": "full"}
+        # Versions whose POM was missing are retried even though the index moved past them.
+        gaps = self._stored(view, self.gaps.open_names(_GAP_RETRIES))
+        if gaps:
+            names = list(dict.fromkeys([*names, *gaps]))
+            notes["pom_gaps"] = len(gaps)
         return ChangeSet(names=names, cursor=props.cursor(), notes=notes)
 
     async def _apply_incrementals(self, plan: list[int], props: IndexProperties) -> set[str] | None:
@@ -333,12 +342,12 @@ class MavenRegistry:
         versions = await self.versions(group_id, artifact_id)
         dates = self.index.versions(name)
         have = known.versions if known else frozenset()
+        gaps = self.gaps.versions(name)
         newest = _newest(versions)
+        # Every version's POM, known ones included: licences and dates are rewritten from it, and
+        # the forever cache makes that free except once after the cache directory was lost.
         models = await asyncio.gather(
-            *(
-                self._effective(Coordinates(group_id, artifact_id, v), network=v not in have)
-                for v in versions
-            )
+            *(self._effective(Coordinates(group_id, artifact_id, v)) for v in versions)
         )
         records = []
         newest_model: EffectivePom | None = None
@@ -350,18 +359,17 @@ class MavenRegistry:
                 VersionRecord(
                     name=version,
                     release_date=iso_from_ms(dates.get(version)) or _http_date(last_modified),
-                    requirements=(
-                        None
-                        if version in have
-                        else (self.requirements(model) if model is not None else [])
+                    requirements=self._version_requirements(
+                        model, version in have, version in gaps
                     ),
                     licenses={"licenses": model.licenses} if model and model.licenses else {},
                     extra={"pom_problems": model.problems} if model and model.problems else {},
                 )
             )
-        if newest is not None and newest_model is None and newest in have:
-            found = await self._effective(Coordinates(group_id, artifact_id, newest), network=True)
-            newest_model = found[0] if found is not None else None
+        self.gaps.missing(name, [v for v, m in zip(versions, models, strict=True) if m is None])
+        self.gaps.filled(
+            name, [v for v, m in zip(versions, models, strict=True) if m is not None and v in gaps]
+        )
         repository = _repository(newest_model)
         imports: list[str] = []
         if self.import_names and newest is not None and newest_model is not None:
@@ -380,6 +388,18 @@ class MavenRegistry:
             ),
             extra=_package_extra(group_id, artifact_id, newest_model),
         )
+
+    def _version_requirements(
+        self, model: EffectivePom | None, stored: bool, gap: bool
+    ) -> list[Requirement] | None:
+        """Edges to write for one version; None leaves the stored ones (or their absence) alone.
+
+        A version without a POM gets None, not [], so it is never stored as if it had no
+        dependencies; a stored version gets edges only when its POM was missing before (gap).
+        """
+        if model is None or (stored and not gap):
+            return None
+        return self.requirements(model)
 
     def requirements(self, model: EffectivePom) -> list[Requirement]:
         """REQUIRE edges of one effective POM, filtered by the dependency kinds in force."""
@@ -438,22 +458,19 @@ class MavenRegistry:
 
     # -- POMs -----------------------------------------------------------------------------
 
-    async def _effective(
-        self, coords: Coordinates, *, network: bool
-    ) -> tuple[EffectivePom, str | None] | None:
+    async def _effective(self, coords: Coordinates) -> tuple[EffectivePom, str | None] | None:
         """The effective model of one version and its POM's Last-Modified; None without a POM.
 
-        network=False (a version the graph already has) reads only the forever cache, so an
-        update costs no request per old version.
+        POMs come from the forever cache when they are in it, so an update costs no request per
+        old version once each POM was read.
         """
-        entry = await self._pom_entry(coords, network=network)
+        entry = await self._pom_entry(coords)
         if entry is None:
-            if network:
-                log.info("maven: %s has no POM in the repository", coords)
+            log.info("maven: %s has no POM in the repository", coords)
             return None
 
         async def loader(ref: Coordinates) -> Pom | None:
-            found = await self._pom_entry(ref, network=network)
+            found = await self._pom_entry(ref)
             return found.pom if found is not None else None
 
         model = await Resolver(loader).effective(entry.pom)
@@ -466,7 +483,7 @@ class MavenRegistry:
             )
         return self._pom_cache
 
-    async def _pom_entry(self, coords: Coordinates, *, network: bool) -> PomEntry | None:
+    async def _pom_entry(self, coords: Coordinates) -> PomEntry | None:
         key = coords.pom_path()
         entry = self._parsed.get(key)
         if entry is not None:
@@ -479,8 +496,6 @@ class MavenRegistry:
             )
             self._remember(key, entry)
             return entry
-        if not network:
-            return None
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.ensure_future(self._download_pom(key))

@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,12 @@ CREATE TABLE IF NOT EXISTS gav (
     ga TEXT NOT NULL, v TEXT NOT NULL, m INTEGER, PRIMARY KEY (ga, v)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_GAP_SCHEMA = """
+CREATE TABLE IF NOT EXISTS gap (
+    ga TEXT NOT NULL, v TEXT NOT NULL, misses INTEGER NOT NULL, filled INTEGER NOT NULL,
+    PRIMARY KEY (ga, v)
+) WITHOUT ROWID;
 """
 _UPSERT = """INSERT INTO gav (ga, v, m) VALUES (?, ?, ?) ON CONFLICT (ga, v) DO UPDATE SET
     m = CASE WHEN gav.m IS NULL THEN excluded.m WHEN excluded.m IS NULL THEN gav.m
@@ -202,3 +208,70 @@ class LocalIndex:
             self._reader.close()
             self._reader = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
             return self._reader.execute(sql, args).fetchall()
+
+
+class PomGaps:
+    """Versions stored without dependencies because their POM answered 404, kept between runs.
+
+    A POM can appear after the metadata that lists its version (mirror lag), so an update
+    refetches the packages with open gaps, a few times. A filled gap stays listed: every later
+    fetch rewrites that version's edges, so a run killed between the POM download and the graph
+    write cannot leave the version without them for good.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
+            self._db.executescript(_GAP_SCHEMA)
+        return self._db
+
+    def missing(self, name: str, versions: Iterable[str]) -> None:
+        """These versions of name have no POM (again): their dependencies are unknown."""
+        rows = [(name, v) for v in versions]
+        if not rows:
+            return
+        with self._lock, self._connection() as db:
+            db.executemany(
+                """INSERT INTO gap (ga, v, misses, filled) VALUES (?, ?, 1, 0)
+                   ON CONFLICT (ga, v) DO UPDATE SET misses = gap.misses + 1, filled = 0""",
+                rows,
+            )
+
+    def filled(self, name: str, versions: Iterable[str]) -> None:
+        """These gaps of name got their POM: no more refetching for them."""
+        rows = [(name, v) for v in versions]
+        if not rows:
+            return
+        with self._lock, self._connection() as db:
+            db.executemany("UPDATE gap SET filled = 1 WHERE ga = ? AND v = ?", rows)
+
+    def versions(self, name: str) -> set[str]:
+        """Every version of name that ever lacked its POM (filled or not)."""
+        if self._db is None and not self.path.is_file():
+            return set()  # the common case: no gap was ever recorded, no file to open
+        with self._lock:
+            rows = self._connection().execute("SELECT v FROM gap WHERE ga = ?", (name,))
+            return {row[0] for row in rows}
+
+    def open_names(self, max_misses: int) -> list[str]:
+        """g:a with a gap still open that was missed fewer than max_misses times."""
+        if self._db is None and not self.path.is_file():
+            return []
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT DISTINCT ga FROM gap WHERE filled = 0 AND misses < ? ORDER BY ga",
+                (max_misses,),
+            )
+            return [row[0] for row in rows]
