@@ -262,11 +262,13 @@ class NuGetRegistry:
             raise ConfigError(f"{self.index_url} announces no RegistrationsBaseUrl resource")
         url = f"{resources.registration}{lower}/index.json"
         try:
-            response = await self.http.get(url, conditional=True)
+            index, served = await self.http.get_parsed(
+                url,
+                lambda r: (parse.parse_registration_index(r.json(), url), r.headers.get("date")),
+            )
         except HttpStatusError as exc:
             raise_not_found(exc, self.ecosystem, lower)
             raise
-        index = parse.parse_registration_index(response.json(), url)
         leaves: list[parse.RegistrationLeaf] = []
         for page in index.items:
             if page.items is None:  # ≥128 versions: pages of 64 are not inlined
@@ -281,7 +283,7 @@ class NuGetRegistry:
             *(self._registration_leaf(leaf, u, url) for leaf, u in todo)
         )
         self.stats["registration_leaves"] += len(todo)
-        as_of = _as_of(response.headers.get("date"), index.commit_ts)
+        as_of = _as_of(served, index.commit_ts)
         if self._resolved_since is None or as_of < self._resolved_since:
             self._resolved_since = as_of
         self.archive.store_resolved(lower, as_of, list(payloads))
@@ -324,8 +326,7 @@ class NuGetRegistry:
         vlower = version_key(newest.name)
         url = f"{resources.package_base}{record.name}/{vlower}/{record.name}.nuspec"
         try:
-            response = await self.http.get(url, conditional=True)
-            spec = parse.parse_nuspec(response.content, url)
+            spec = await self.http.get_parsed(url, lambda r: parse.parse_nuspec(r.content, url))
         except MalformedPayload as exc:
             log.debug("no usable .nuspec for %s: %s", record.name, exc)
             return
