@@ -169,7 +169,8 @@ class VersionRecord:
     release_date: str | None = None
     yanked: bool = False
     deprecated: str | None = None
-    # None: the dependencies were not fetched this time, leave the stored edges alone.
+    # None: the version's own metadata was not read this time (PyPI reads it for new versions
+    # only): its stored edges, and its licences when none are given, stay as they are.
     requirements: list[Requirement] | None = None
     licenses: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)

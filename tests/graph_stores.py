@@ -105,6 +105,18 @@ def run_sql(store: GraphStore, sql: str, cypher_text: str, **params: Any) -> Non
         session.execute_write(lambda tx: tx.run(cypher_text, params).consume())
 
 
+def query(store: GraphStore, sql: str, cypher_text: str, **params: Any) -> list[dict[str, Any]]:
+    """A read the protocol does not offer, done natively per store."""
+    if isinstance(store, SqliteStore):
+        return [dict(row) for row in store._db.execute(sql, params)]
+    assert isinstance(store, Neo4jStore)
+    with store._driver.session(database=store._database) as session:
+        rows: list[dict[str, Any]] = session.execute_read(
+            lambda tx: tx.run(cypher_text, params).data()
+        )
+        return rows
+
+
 def of_type(
     store: GraphStore, kind: str, ecosystem: Ecosystem | None = None
 ) -> list[dict[str, Any]]:

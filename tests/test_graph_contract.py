@@ -23,6 +23,7 @@ from tests.graph_stores import (
     of_type,
     open_store,
     pkg,
+    query,
     req,
     run_sql,
     ver,
@@ -369,6 +370,27 @@ def test_import_names_not_read_this_time_keep_the_stored_ones(store: GraphStore)
     assert names() == [["a", "a_mod"]]
     store.write_packages([pkg("a", [ver("2.0")], import_names=[])])  # read: it has none now
     assert names() == [[]]
+
+
+def test_licences_of_versions_not_read_this_time_stay(store: GraphStore) -> None:
+    def licences() -> list[object]:
+        rows = query(
+            store,
+            "SELECT licenses FROM versions ORDER BY purl",
+            "MATCH (v:Version) RETURN v.licenses AS licenses ORDER BY v.purl",
+        )
+        return [row["licenses"] for row in rows]
+
+    mit = ver("1.0", [])
+    mit.licenses = {"license": "MIT"}
+    store.write_packages([pkg("a", [mit])])
+    # An update reads only the new version's metadata: 1.0 comes without it (requirements None).
+    fresh = ver("2.0", [])
+    fresh.licenses = {"license_expression": "Apache-2.0"}
+    store.write_packages([pkg("a", [ver("1.0", None), fresh])])
+    assert licences() == ['{"license":"MIT"}', '{"license_expression":"Apache-2.0"}']
+    store.write_packages([pkg("a", [ver("1.0", []), ver("2.0", [])])])  # read: none any more
+    assert licences() == [None, None]
 
 
 # -- every store writes the same graph -------------------------------------------------------

@@ -101,7 +101,8 @@ def upsert_versions_query(eco: Ecosystem) -> str:
         "v.mean = coalesce(v.mean, 0.0), v.weighted_mean = coalesce(v.weighted_mean, 0.0) "
         "SET v.name = row.name, v.serial_number = row.serial_number, "
         "v.release_date = row.release_date, v.yanked = row.yanked, v.deprecated = row.deprecated, "
-        "v.licenses = row.licenses, v.extra = row.extra "
+        "v.licenses = CASE WHEN row.keep_licenses THEN v.licenses ELSE row.licenses END, "
+        "v.extra = row.extra "
         "MERGE (p)-[:HAVE]->(v)"
     )
 
@@ -360,6 +361,8 @@ def plan_write(
                     "yanked": bool(version.yanked),
                     "deprecated": version.deprecated,
                     "licenses": dumps(version.licenses) if version.licenses else None,
+                    # The version's own metadata was not read this time: stored licences stay.
+                    "keep_licenses": version.requirements is None and not version.licenses,
                     "extra": dumps(version.extra) if version.extra else None,
                 }
             )

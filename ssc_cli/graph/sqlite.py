@@ -25,7 +25,7 @@ from ssc_cli.graph.interface import (
 )
 from ssc_cli.graph.sqlite_schema import SCHEMA
 from ssc_cli.localdb import open_wal
-from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
+from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 
 # Parent ids: a version is its row id ("42"); a requirement file, whose ids are another
 # sequence, is "rf:<row id>" so the two never collide.
@@ -152,6 +152,8 @@ class SqliteStore:
                             int(version.yanked),
                             version.deprecated,
                             dumps(version.licenses) if version.licenses else None,
+                            _keeps_licenses(version),
+                            vpurl,
                             dumps(version.extra) if version.extra else None,
                         )
                     )
@@ -201,7 +203,10 @@ class SqliteStore:
             db.executemany(
                 """INSERT INTO versions (purl, package_purl, name, serial_number, release_date,
                        yanked, deprecated, licenses, extra)
-                   VALUES (?,?,?,?,?,?,?,?,?)
+                   VALUES (?,?,?,?,?,?,?,
+                       COALESCE(?, CASE WHEN ? THEN
+                           (SELECT licenses FROM versions WHERE purl = ?) END),
+                       ?)
                    ON CONFLICT (purl) DO UPDATE SET serial_number=excluded.serial_number,
                        release_date=excluded.release_date, yanked=excluded.yanked,
                        deprecated=excluded.deprecated, licenses=excluded.licenses,
@@ -556,3 +561,8 @@ def _import_names(record: PackageRecord) -> str | None:
     if record.import_names is None:
         return None
     return dumps(sorted(set(record.import_names)))
+
+
+def _keeps_licenses(version: VersionRecord) -> int:
+    """1 when the version's own metadata was not read this time: its stored licences stay."""
+    return int(version.requirements is None and not version.licenses)
