@@ -132,7 +132,8 @@ def ssc(tmp_path: Path, fake_registry: FakeRegistry) -> Ssc:
         "SSC_USER_AGENT": "ssc-tests/0 (+tests)",
         "SSC_PYPI_URL": fake_registry.url("pypi"),
         "SSC_NPM_URL": fake_registry.url("npm"),
-        "SSC_NPM_REPLICATE_URL": fake_registry.url("npm-replicate"),
+        # As replicate.npmjs.com/registry: the feed below it, update_seq at the root above.
+        "SSC_NPM_REPLICATE_URL": fake_registry.url("npm-replicate") + "/registry",
         "SSC_MAVEN_URL": fake_registry.url("maven"),
         "SSC_NUGET_URL": fake_registry.url("nuget") + "/v3/index.json",
         "SSC_CRATES_INDEX_URL": fake_registry.url("crates-index"),

@@ -52,12 +52,6 @@ def fresh_export(ssc: Ssc, name: str) -> list[dict[str, Any]]:
     return export(other)
 
 
-@pytest.fixture(autouse=True)
-def replicate_database(ssc: Ssc, fake_registry: FakeRegistry) -> None:
-    """Point ssc at the replica's database URL (`…/registry`), as the real default does."""
-    ssc.env["SSC_NPM_REPLICATE_URL"] = fake_registry.url("npm-replicate") + "/registry"
-
-
 @pytest.fixture
 def app(fake_registry: FakeRegistry) -> NpmApp:
     npm = registry()

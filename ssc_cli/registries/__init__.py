@@ -41,13 +41,15 @@ def open_registry(ecosystem: Ecosystem, settings: Settings, http: Http) -> Regis
 def probes(ecosystem: Ecosystem, settings: Settings) -> list[tuple[str, str]]:
     """(setting, URL) pairs doctor checks with HEAD: a small document each registry serves at a
     known path, so a URL setting that reaches some server but not the registry shows up."""
+    from ssc_cli.registries.npm import replicate_root_url
+
     pypi, npm, replicate = settings.pypi_url, settings.npm_url, settings.npm_replicate_url
     index, static = settings.crates_index_url, settings.crates_static_url
     table = {
         Ecosystem.PYPI: [("SSC_PYPI_URL", f"{pypi.rstrip('/')}/simple/")],
         Ecosystem.NPM: [
             ("SSC_NPM_URL", f"{npm.rstrip('/')}/-/ping"),
-            ("SSC_NPM_REPLICATE_URL", f"{replicate.rstrip('/')}/"),
+            ("SSC_NPM_REPLICATE_URL", replicate_root_url(replicate)),
         ],
         Ecosystem.MAVEN: [
             (
