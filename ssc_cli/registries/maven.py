@@ -371,9 +371,11 @@ class MavenRegistry:
             name, [v for v, m in zip(versions, models, strict=True) if m is not None and v in gaps]
         )
         repository = _repository(newest_model)
-        imports: list[str] = []
-        if self.import_names and newest is not None and newest_model is not None:
-            imports = await self._import_names(group_id, artifact_id, newest, newest_model)
+        imports: list[str] | None = None  # not read: the stored names stay
+        if self.import_names:
+            imports = []
+            if newest is not None and newest_model is not None:
+                imports = await self._import_names(group_id, artifact_id, newest, newest_model)
         return PackageRecord(
             ecosystem=self.ecosystem,
             name=name,
