@@ -97,6 +97,22 @@ def emit_summary(ctx: Context, title: str, summary: dict[str, Any], line: str) -
         typer.echo(f"{title}: {line}", err=True)
 
 
+def exit_after_run(
+    ctx: Context,
+    title: str,
+    data: dict[str, Any],
+    line: str,
+    failures: list[tuple[str, str]],
+    dry_run: bool,
+) -> NoReturn:
+    """Report a job run and exit: 0 when every package was processed, 1 when some failed."""
+    emit_summary(ctx, title, data, line + (" (dry run: nothing written)" if dry_run else ""))
+    if not ctx.quiet and not ctx.json_output:
+        for name, reason in failures:
+            typer.echo(f"  failed {name}: {reason}", err=True)
+    raise typer.Exit(1 if failures else 0)
+
+
 @contextmanager
 def progress_bar(
     ctx: Context, description: str, total: int | None

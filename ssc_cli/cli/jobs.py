@@ -14,6 +14,7 @@ from ssc_cli.cli.context import (
     Context,
     emit_summary,
     errors_to_exit_codes,
+    exit_after_run,
     parse_ecosystem,
     progress_bar,
 )
@@ -229,10 +230,5 @@ def _finish(
     failures: list[tuple[str, str]],
     dry_run: bool,
 ) -> NoReturn:
-    """Report a job run and exit: 0 when every package was processed, 1 when some failed."""
     line += f", {data['requests']} requests in {data['elapsed']}s"
-    emit_summary(ctx, title, data, line + (" (dry run: nothing written)" if dry_run else ""))
-    if not ctx.quiet and not ctx.json_output:
-        for name, reason in failures:
-            typer.echo(f"  failed {name}: {reason}", err=True)
-    raise typer.Exit(1 if failures else 0)
+    exit_after_run(ctx, title, data, line, failures, dry_run)

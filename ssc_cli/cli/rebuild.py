@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from ssc_cli.cli.context import (
     Context,
-    emit_summary,
     errors_to_exit_codes,
+    exit_after_run,
     parse_ecosystem,
     progress_bar,
 )
@@ -61,8 +61,7 @@ def rebuild_command(
     _finish(ctx, f"rebuild {eco.value}", summary, dry_run)
 
 
-def _finish(ctx: Context, title: str, summary: RebuildSummary, dry_run: bool) -> None:
-    """Report the run and exit: 0 when every package was rebuilt, 1 when some failed."""
+def _finish(ctx: Context, title: str, summary: RebuildSummary, dry_run: bool) -> NoReturn:
     data = summary.as_dict()
     line = (
         f"{data['packages_rebuilt']} packages rebuilt ({data['versions']} versions, "
@@ -71,8 +70,4 @@ def _finish(ctx: Context, title: str, summary: RebuildSummary, dry_run: bool) ->
         f"{data['incomplete']} incomplete in the archive, {data['errors']} errors, "
         f"0 requests in {data['elapsed']}s"
     )
-    emit_summary(ctx, title, data, line + (" (dry run: nothing written)" if dry_run else ""))
-    if not ctx.quiet and not ctx.json_output:
-        for name, reason in summary.failures:
-            typer.echo(f"  failed {name}: {reason}", err=True)
-    raise typer.Exit(1 if summary.failures else 0)
+    exit_after_run(ctx, title, data, line, summary.failures, dry_run)
