@@ -30,6 +30,8 @@ from tests.graph_stores import (
     wipe_real_neo4j,
 )
 
+RUBYGEMS = Ecosystem.RUBYGEMS
+
 
 @pytest.fixture(params=KINDS)
 def store(
@@ -391,6 +393,20 @@ def test_licences_of_versions_not_read_this_time_stay(store: GraphStore) -> None
     assert licences() == ['{"license":"MIT"}', '{"license_expression":"Apache-2.0"}']
     store.write_packages([pkg("a", [ver("1.0", []), ver("2.0", [])])])  # read: none any more
     assert licences() == [None, None]
+
+
+def test_platforms_are_a_version_property(store: GraphStore) -> None:
+    gem = ver("1.0", [])
+    gem.extra = {"platforms": ["ruby", "java"]}
+    store.write_packages([pkg("rack", [gem, ver("2.0", [])], eco=RUBYGEMS)])
+    versions = of_type(store, "version")
+    assert [v.get("platforms") for v in versions] == [["ruby", "java"], None]
+    java = query(  # readers can match on the list itself
+        store,
+        "SELECT v.purl FROM versions v, json_each(v.extra, '$.platforms') p WHERE p.value = 'java'",
+        "MATCH (v:Version) WHERE 'java' IN v.platforms RETURN v.purl AS purl",
+    )
+    assert java == [{"purl": "pkg:gem/rack@1.0"}]
 
 
 # -- every store writes the same graph -------------------------------------------------------

@@ -102,7 +102,7 @@ def upsert_versions_query(eco: Ecosystem) -> str:
         "SET v.name = row.name, v.serial_number = row.serial_number, "
         "v.release_date = row.release_date, v.yanked = row.yanked, v.deprecated = row.deprecated, "
         "v.licenses = CASE WHEN row.keep_licenses THEN v.licenses ELSE row.licenses END, "
-        "v.extra = row.extra "
+        "v.platforms = row.platforms, v.extra = row.extra "
         "MERGE (p)-[:HAVE]->(v)"
     )
 
@@ -192,7 +192,8 @@ _PACKAGE_FIELDS = (
 _VERSION_FIELDS = (
     "v.purl AS purl, p.purl AS package, v.name AS name, v.serial_number AS serial_number, "
     "v.release_date AS release_date, v.yanked AS yanked, v.deprecated AS deprecated, "
-    "v.vulnerabilities AS vulnerabilities, v.mean AS mean, v.weighted_mean AS weighted_mean"
+    "v.vulnerabilities AS vulnerabilities, v.mean AS mean, v.weighted_mean AS weighted_mean, "
+    "v.platforms AS platforms"
 )
 # Names that are Cypher keywords (KEY, OPTIONAL, FROM, TO) are backticked as properties and never
 # used as aliases or row fields; edge_row() maps the aliases back to the export names.
@@ -363,6 +364,8 @@ def plan_write(
                     "licenses": dumps(version.licenses) if version.licenses else None,
                     # The version's own metadata was not read this time: stored licences stay.
                     "keep_licenses": version.requirements is None and not version.licenses,
+                    # A native list, so readers can match on it (RubyGems' builds of one number).
+                    "platforms": version.extra.get("platforms"),
                     "extra": dumps(version.extra) if version.extra else None,
                 }
             )

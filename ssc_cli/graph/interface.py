@@ -179,7 +179,7 @@ def package_export(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def version_export(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "type": "version",
         "purl": row["purl"],
         "package": row["package"],
@@ -192,6 +192,9 @@ def version_export(row: Mapping[str, Any]) -> dict[str, Any]:
         "mean": row["mean"],
         "weighted_mean": row["weighted_mean"],
     }
+    if row.get("platforms"):
+        out["platforms"] = list(row["platforms"])
+    return out
 
 
 def requires_export(row: Mapping[str, Any]) -> dict[str, Any]:

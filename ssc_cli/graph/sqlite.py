@@ -541,6 +541,7 @@ def _version_row(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     data["package"] = row["package_purl"]
     data["vulnerabilities"] = json.loads(row["vulnerabilities"])
+    data["platforms"] = json.loads(row["extra"]).get("platforms") if row["extra"] else None
     return data
 
 
