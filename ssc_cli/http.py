@@ -293,15 +293,19 @@ class Http:
         start: int | None = None,
         end: int | None = None,
         suffix: int | None = None,
+        max_bytes: int | None = None,
     ) -> HttpResponse:
-        """A byte range (206), or the whole body when the server ignores Range (200)."""
+        """A byte range (206), or the whole body when the server ignores Range (200), up to
+        max_bytes: past it PayloadTooLarge, so a range never turns into a whole download."""
         if suffix is not None:
             spec = f"bytes=-{suffix}"
         elif end is None:
             spec = f"bytes={start or 0}-"
         else:
             spec = f"bytes={start or 0}-{end}"
-        return await self.get(url, headers={"Range": spec}, ok=frozenset({200, 206}))
+        return await self.get(
+            url, headers={"Range": spec}, ok=frozenset({200, 206}), max_bytes=max_bytes
+        )
 
     async def download(
         self,
