@@ -141,6 +141,18 @@ def test_sqlite_failed_write_is_rolled_back_as_a_graph_error(tmp_path: Path) -> 
     store.close()
 
 
+def test_sqlite_read_errors_are_graph_errors(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "g.sqlite")
+    store.migrate()
+    store._db.execute("DROP TABLE versions")  # what a damaged file looks like to a query
+    with pytest.raises(GraphUnavailable, match="cannot read the SQLite graph"):
+        list(store.export())
+    store._db.execute("DROP TABLE packages")
+    with pytest.raises(GraphUnavailable, match="no such table"):
+        store.statuses(Ecosystem.PYPI, ["a"])
+    store.close()
+
+
 def test_neo4j_write_is_safe_to_retry_and_atomic(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

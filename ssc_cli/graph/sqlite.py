@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ssc_cli.errors import GraphUnavailable
 from ssc_cli.graph.interface import (
@@ -32,6 +33,41 @@ from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 _FILE_PREFIX = "rf:"
 
 _CHUNK = 500  # bound on host parameters per IN (...) query
+
+F = TypeVar("F", bound=Callable[..., Any])
+G = TypeVar("G", bound=Callable[..., Iterator[Any]])
+
+
+def _unusable(store: SqliteStore, exc: sqlite3.Error) -> GraphUnavailable:
+    return GraphUnavailable(
+        f"cannot read the SQLite graph {store.path}: {exc}; check the file (and SSC_GRAPH_URI)"
+    )
+
+
+def _reading(method: F) -> F:
+    """A read whose sqlite3 errors (corrupt file, I/O error) leave as GraphUnavailable (exit 5)."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _unusable(self, exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _reading_rows(method: G) -> G:
+    """_reading for a method that yields rows."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        try:
+            yield from method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _unusable(self, exc) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 class SqliteStore:
@@ -313,6 +349,7 @@ class SqliteStore:
 
     # -- reads ----------------------------------------------------------------------------
 
+    @_reading
     def statuses(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, str]:
         result: dict[str, str] = {}
         for chunk in _chunks([ecosystem.purl(n) for n in names]):
@@ -323,6 +360,7 @@ class SqliteStore:
                 result[row[0]] = row[1]
         return result
 
+    @_reading
     def known(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, KnownPackage]:
         purls = [ecosystem.purl(n) for n in names]
         rows: dict[str, tuple[str, str, str | None]] = {}
@@ -338,6 +376,7 @@ class SqliteStore:
             for purl, (name, status, token) in rows.items()
         }
 
+    @_reading_rows
     def tokens(self, ecosystem: Ecosystem) -> Iterator[tuple[str, str | None]]:
         cur = self._db.execute(
             "SELECT name, token FROM packages WHERE ecosystem = ? AND status = ? ORDER BY name",
@@ -346,6 +385,7 @@ class SqliteStore:
         for row in cur:
             yield row[0], row[1]
 
+    @_reading
     def pending(self, ecosystem: Ecosystem, limit: int | None = None) -> list[str]:
         cur = self._db.execute(
             "SELECT name FROM packages WHERE ecosystem = ? AND status = ? ORDER BY name LIMIT ?",
@@ -353,6 +393,7 @@ class SqliteStore:
         )
         return [row[0] for row in cur]
 
+    @_reading
     def retry_names(self, ecosystem: Ecosystem) -> list[str]:
         cur = self._db.execute(
             """SELECT name FROM packages WHERE ecosystem = ? AND status = ?
@@ -361,6 +402,7 @@ class SqliteStore:
         )
         return [row[0] for row in cur]
 
+    @_reading
     def count(self, ecosystem: Ecosystem, status: str) -> int:
         row = self._db.execute(
             "SELECT count(*) FROM packages WHERE ecosystem = ? AND status = ?",
@@ -368,12 +410,14 @@ class SqliteStore:
         ).fetchone()
         return int(row[0])
 
+    @_reading
     def cursor(self, ecosystem: Ecosystem, key: str) -> dict[str, Any] | None:
         row = self._db.execute(
             "SELECT value FROM cursors WHERE ecosystem = ? AND key = ?", (ecosystem.value, key)
         ).fetchone()
         return dict(json.loads(row[0])) if row else None
 
+    @_reading
     def failures(self, run_id: int) -> list[tuple[str, str, str]]:
         cur = self._db.execute(
             "SELECT ecosystem, name, reason FROM failures WHERE run_id = ? ORDER BY ecosystem, name",
@@ -381,6 +425,7 @@ class SqliteStore:
         )
         return [(row[0], row[1], row[2]) for row in cur]
 
+    @_reading_rows
     def export(self, ecosystem: Ecosystem | None = None) -> Iterator[dict[str, Any]]:
         where, args = ("WHERE ecosystem = ?", (ecosystem.value,)) if ecosystem else ("", ())
         for row in self._db.execute(f"SELECT * FROM packages {where} ORDER BY purl", args):
@@ -400,6 +445,7 @@ class SqliteStore:
         ):
             yield requires_export(_requires_row(row))
 
+    @_reading
     def show(self, ecosystem: Ecosystem, name: str) -> dict[str, Any] | None:
         purl = ecosystem.purl(ecosystem.normalize_name(name))
         row = self._db.execute("SELECT * FROM packages WHERE purl = ?", (purl,)).fetchone()
@@ -434,6 +480,7 @@ class SqliteStore:
             )
             return f"{_FILE_PREFIX}{cur.lastrowid}"
 
+    @_reading
     def version_ids(self, ecosystem: Ecosystem, purls: Iterable[str]) -> dict[str, str]:
         result: dict[str, str] = {}
         for chunk in _chunks(list(purls)):
@@ -505,6 +552,7 @@ class SqliteStore:
             (purl, ecosystem.value, name),
         )
 
+    @_reading
     def parent_edges(self, parent_id: str) -> list[dict[str, Any]]:
         file_id = _file_id(parent_id)
         if file_id is not None:
