@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ssc_cli.errors import GraphUnavailable
 from ssc_cli.graph.interface import (
     EXTRACTED,
     PENDING,
-    QUEUE_EDGE_KEY,
-    ParentLink,
     WriteStats,
     dumps,
     now_iso,
@@ -24,53 +21,14 @@ from ssc_cli.graph.interface import (
     version_export,
     version_serials,
 )
+from ssc_cli.graph.sqlite_parents import SqliteParentLinks
+from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
 from ssc_cli.localdb import open_wal
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 
-# Parent ids: a version is its row id ("42"); a requirement file, whose ids are another
-# sequence, is "rf:<row id>" so the two never collide.
-_FILE_PREFIX = "rf:"
 
-_CHUNK = 500  # bound on host parameters per IN (...) query
-
-F = TypeVar("F", bound=Callable[..., Any])
-G = TypeVar("G", bound=Callable[..., Iterator[Any]])
-
-
-def _unusable(store: SqliteStore, exc: sqlite3.Error) -> GraphUnavailable:
-    return GraphUnavailable(
-        f"cannot read the SQLite graph {store.path}: {exc}; check the file (and SSC_GRAPH_URI)"
-    )
-
-
-def _reading(method: F) -> F:
-    """A read whose sqlite3 errors (corrupt file, I/O error) leave as GraphUnavailable (exit 5)."""
-
-    @functools.wraps(method)
-    def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise _unusable(self, exc) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _reading_rows(method: G) -> G:
-    """_reading for a method that yields rows."""
-
-    @functools.wraps(method)
-    def wrapper(self: SqliteStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        try:
-            yield from method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise _unusable(self, exc) from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
-class SqliteStore:
+class SqliteStore(SqliteParentLinks):
     """GraphStore on a SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -269,7 +227,7 @@ class SqliteStore:
         self, db: sqlite3.Connection, purls: Sequence[str]
     ) -> dict[str, dict[str, str]]:
         stored: dict[str, dict[str, str]] = {}
-        for chunk in _chunks(purls):
+        for chunk in chunks(purls):
             marks = ",".join("?" * len(chunk))
             for row in db.execute(
                 f"SELECT package_purl, name, purl FROM versions WHERE package_purl IN ({marks})",
@@ -349,10 +307,10 @@ class SqliteStore:
 
     # -- reads ----------------------------------------------------------------------------
 
-    @_reading
+    @reading
     def statuses(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, str]:
         result: dict[str, str] = {}
-        for chunk in _chunks([ecosystem.purl(n) for n in names]):
+        for chunk in chunks([ecosystem.purl(n) for n in names]):
             marks = ",".join("?" * len(chunk))
             for row in self._db.execute(
                 f"SELECT name, status FROM packages WHERE purl IN ({marks})", chunk
@@ -360,11 +318,11 @@ class SqliteStore:
                 result[row[0]] = row[1]
         return result
 
-    @_reading
+    @reading
     def known(self, ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, KnownPackage]:
         purls = [ecosystem.purl(n) for n in names]
         rows: dict[str, tuple[str, str, str | None]] = {}
-        for chunk in _chunks(purls):
+        for chunk in chunks(purls):
             marks = ",".join("?" * len(chunk))
             for row in self._db.execute(
                 f"SELECT purl, name, status, token FROM packages WHERE purl IN ({marks})", chunk
@@ -376,7 +334,7 @@ class SqliteStore:
             for purl, (name, status, token) in rows.items()
         }
 
-    @_reading_rows
+    @reading_rows
     def tokens(self, ecosystem: Ecosystem) -> Iterator[tuple[str, str | None]]:
         cur = self._db.execute(
             "SELECT name, token FROM packages WHERE ecosystem = ? AND status = ? ORDER BY name",
@@ -385,7 +343,7 @@ class SqliteStore:
         for row in cur:
             yield row[0], row[1]
 
-    @_reading
+    @reading
     def pending(self, ecosystem: Ecosystem, limit: int | None = None) -> list[str]:
         cur = self._db.execute(
             "SELECT name FROM packages WHERE ecosystem = ? AND status = ? ORDER BY name LIMIT ?",
@@ -393,7 +351,7 @@ class SqliteStore:
         )
         return [row[0] for row in cur]
 
-    @_reading
+    @reading
     def retry_names(self, ecosystem: Ecosystem) -> list[str]:
         cur = self._db.execute(
             """SELECT name FROM packages WHERE ecosystem = ? AND status = ?
@@ -402,7 +360,7 @@ class SqliteStore:
         )
         return [row[0] for row in cur]
 
-    @_reading
+    @reading
     def count(self, ecosystem: Ecosystem, status: str) -> int:
         row = self._db.execute(
             "SELECT count(*) FROM packages WHERE ecosystem = ? AND status = ?",
@@ -410,14 +368,14 @@ class SqliteStore:
         ).fetchone()
         return int(row[0])
 
-    @_reading
+    @reading
     def cursor(self, ecosystem: Ecosystem, key: str) -> dict[str, Any] | None:
         row = self._db.execute(
             "SELECT value FROM cursors WHERE ecosystem = ? AND key = ?", (ecosystem.value, key)
         ).fetchone()
         return dict(json.loads(row[0])) if row else None
 
-    @_reading
+    @reading
     def failures(self, run_id: int) -> list[tuple[str, str, str]]:
         cur = self._db.execute(
             "SELECT ecosystem, name, reason FROM failures WHERE run_id = ? ORDER BY ecosystem, name",
@@ -425,7 +383,7 @@ class SqliteStore:
         )
         return [(row[0], row[1], row[2]) for row in cur]
 
-    @_reading_rows
+    @reading_rows
     def export(self, ecosystem: Ecosystem | None = None) -> Iterator[dict[str, Any]]:
         where, args = ("WHERE ecosystem = ?", (ecosystem.value,)) if ecosystem else ("", ())
         for row in self._db.execute(f"SELECT * FROM packages {where} ORDER BY purl", args):
@@ -445,7 +403,7 @@ class SqliteStore:
         ):
             yield requires_export(_requires_row(row))
 
-    @_reading
+    @reading
     def show(self, ecosystem: Ecosystem, name: str) -> dict[str, Any] | None:
         purl = ecosystem.purl(ecosystem.normalize_name(name))
         row = self._db.execute("SELECT * FROM packages WHERE purl = ?", (purl,)).fetchone()
@@ -470,114 +428,6 @@ class SqliteStore:
         package["versions"] = versions
         return package
 
-    # -- queue parents --------------------------------------------------------------------
-
-    def add_requirement_file(self, name: str, manager: str | None = None) -> str:
-        with self._transaction() as db:
-            cur = db.execute(
-                "INSERT INTO requirement_files (name, manager, moment) VALUES (?,?,?)",
-                (name, manager, now_iso()),
-            )
-            return f"{_FILE_PREFIX}{cur.lastrowid}"
-
-    @_reading
-    def version_ids(self, ecosystem: Ecosystem, purls: Iterable[str]) -> dict[str, str]:
-        result: dict[str, str] = {}
-        for chunk in _chunks(list(purls)):
-            marks = ",".join("?" * len(chunk))
-            for row in self._db.execute(
-                f"SELECT purl, id FROM versions WHERE purl IN ({marks})", chunk
-            ):
-                result[row[0]] = str(row[1])
-        return result
-
-    def link_parents(self, ecosystem: Ecosystem, links: Sequence[ParentLink]) -> list[str]:
-        unknown: list[str] = []
-        if not links:
-            return unknown
-        with self._transaction() as db:
-            for link in links:
-                target = ecosystem.purl(link.package)
-                file_id = _file_id(link.parent_id)
-                if file_id is not None:
-                    if not db.execute(
-                        "SELECT 1 FROM requirement_files WHERE id = ?", (file_id,)
-                    ).fetchone():
-                        unknown.append(link.parent_id)
-                        continue
-                    self._pending_target(db, ecosystem, target, link.package)
-                    db.execute(
-                        """INSERT INTO requirement_file_requires
-                               (requirement_file_id, to_purl, constraints) VALUES (?,?,?)
-                           ON CONFLICT DO UPDATE SET constraints = excluded.constraints""",
-                        (file_id, target, link.constraints),
-                    )
-                    continue
-                version = (
-                    db.execute(
-                        "SELECT purl, package_purl FROM versions WHERE id = ?",
-                        (int(link.parent_id),),
-                    ).fetchone()
-                    if link.parent_id.isdigit()
-                    else None
-                )
-                if version is None:
-                    unknown.append(link.parent_id)
-                    continue
-                self._pending_target(db, ecosystem, target, link.package)
-                # The version's own requirement (with its marker and key) is the better edge.
-                db.execute(
-                    """INSERT INTO requires (from_purl, to_purl, key, constraints, raw_constraints,
-                           parent_version_name, kind)
-                       SELECT ?,?,?,?,?,?,'runtime'
-                       WHERE NOT EXISTS (SELECT 1 FROM requires WHERE from_purl = ? AND to_purl = ?)""",
-                    (
-                        version[0],
-                        target,
-                        QUEUE_EDGE_KEY,
-                        link.constraints,
-                        link.constraints,
-                        version[1],
-                        version[0],
-                        target,
-                    ),
-                )
-        return sorted(set(unknown))
-
-    def _pending_target(
-        self, db: sqlite3.Connection, ecosystem: Ecosystem, purl: str, name: str
-    ) -> None:
-        db.execute(
-            "INSERT INTO packages (purl, ecosystem, name) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-            (purl, ecosystem.value, name),
-        )
-
-    @_reading
-    def parent_edges(self, parent_id: str) -> list[dict[str, Any]]:
-        file_id = _file_id(parent_id)
-        if file_id is not None:
-            rows = self._db.execute(
-                """SELECT to_purl, constraints FROM requirement_file_requires
-                   WHERE requirement_file_id = ? ORDER BY to_purl""",
-                (file_id,),
-            )
-            return [{"to": r[0], "constraints": r[1], "parent_version_name": None} for r in rows]
-        if not parent_id.isdigit():
-            return []
-        rows = self._db.execute(
-            """SELECT r.to_purl, r.constraints, r.parent_version_name FROM requires r
-               JOIN versions v ON v.purl = r.from_purl WHERE v.id = ? ORDER BY r.to_purl, r.key""",
-            (int(parent_id),),
-        )
-        return [{"to": r[0], "constraints": r[1], "parent_version_name": r[2]} for r in rows]
-
-
-def _file_id(parent_id: str) -> int | None:
-    """The requirement_files row id of an "rf:<n>" parent id, else None."""
-    if parent_id.startswith(_FILE_PREFIX) and parent_id[len(_FILE_PREFIX) :].isdigit():
-        return int(parent_id[len(_FILE_PREFIX) :])
-    return None
-
 
 def _package_row(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
@@ -598,11 +448,6 @@ def _requires_row(row: sqlite3.Row) -> dict[str, Any]:
     data["from"] = row["from_purl"]
     data["to"] = row["to_purl"]
     return data
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 def _import_names(record: PackageRecord) -> str | None:
