@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,7 @@ def demo(session: nox.Session) -> None:
     """The main job against a fake PyPI on 127.0.0.1: no internet needed."""
     session.install(".")
     work = Path(session.create_tmp()) / "demo"
+    shutil.rmtree(work, ignore_errors=True)  # every demo starts from an empty graph
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fakeregistry", "--pypi", "300"],
         cwd=REPO,
