@@ -24,6 +24,7 @@ import diskcache
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from ssc_cli.concurrency import all_or_first_error
 from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound, PayloadTooLarge
 from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, Requirement, VersionRecord
@@ -346,8 +347,8 @@ class MavenRegistry:
         newest = _newest(versions)
         # Every version's POM, known ones included: licences and dates are rewritten from it, and
         # the forever cache makes that free except once after the cache directory was lost.
-        models = await asyncio.gather(
-            *(self._effective(Coordinates(group_id, artifact_id, v)) for v in versions)
+        models = await all_or_first_error(
+            self._effective(Coordinates(group_id, artifact_id, v)) for v in versions
         )
         records = []
         newest_model: EffectivePom | None = None

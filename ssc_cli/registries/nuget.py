@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ssc_cli.concurrency import all_or_first_error
 from ssc_cli.errors import ConfigError, HttpStatusError, MalformedPayload, PayloadTooLarge
 from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
@@ -210,7 +211,7 @@ class NuGetRegistry:
         wanted = [item for item in items if since is None or item.commit_ts > since]
         have = self.archive.archived(item.leaf_url for item in items)
         missing = list({i.leaf_url: i for i in wanted if i.leaf_url not in have}.values())
-        leaves = await asyncio.gather(*(self._leaf(item.leaf_url) for item in missing))
+        leaves = await all_or_first_error(self._leaf(item.leaf_url) for item in missing)
         self.stats["catalog_leaves"] += len(missing)
         covered = have | {item.leaf_url for item in missing}
         complete = all(item.leaf_url in covered for item in items)
@@ -279,8 +280,8 @@ class NuGetRegistry:
         pointers = [(leaf, _entry_url(leaf)) for leaf in leaves]
         have = self.archive.archived(u for _, u in pointers if u)
         todo = [(leaf, u) for leaf, u in pointers if not u or u not in have]
-        payloads = await asyncio.gather(
-            *(self._registration_leaf(leaf, u, url) for leaf, u in todo)
+        payloads = await all_or_first_error(
+            self._registration_leaf(leaf, u, url) for leaf, u in todo
         )
         self.stats["registration_leaves"] += len(todo)
         as_of = _as_of(served, index.commit_ts)

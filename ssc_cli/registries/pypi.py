@@ -6,13 +6,13 @@ an update refetches only projects whose serial moved (the bandersnatch model).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from ssc_cli.concurrency import all_or_first_error
 from ssc_cli.errors import HttpStatusError, MalformedPayload, PayloadTooLarge
 from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
@@ -88,8 +88,8 @@ class PyPIRegistry:
         have = known.versions if known else frozenset()
         latest = info.version
         new = [v for v in project.releases if v not in have]
-        per_version = await asyncio.gather(
-            *(self._version_info(normalized, v, info if v == latest else None) for v in new)
+        per_version = await all_or_first_error(
+            self._version_info(normalized, v, info if v == latest else None) for v in new
         )
         details = dict(zip(new, per_version, strict=True))
         versions = []
