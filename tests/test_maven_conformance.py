@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ssc_cli.models import Ecosystem
-from ssc_cli.registries.maven import (
+from ssc_cli.registries.maven_parse import (
     parse_directory_listing,
     parse_metadata,
     usable_version,

@@ -12,8 +12,8 @@ import pytest
 from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound, RegistryError
 from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import KnownPackage, PackageRecord
-from ssc_cli.registries.maven import (
-    MavenRegistry,
+from ssc_cli.registries.maven import MavenRegistry
+from ssc_cli.registries.maven_parse import (
     jar_import_names,
     parse_directory_listing,
     usable_version,
