@@ -188,17 +188,6 @@ class Settings(BaseSettings):
             Ecosystem.RUBYGEMS: self.rubygems_concurrency,
         }[ecosystem]
 
-    def registry_url(self, ecosystem: Ecosystem) -> str:
-        """The main base URL of a registry (what doctor checks)."""
-        return {
-            Ecosystem.PYPI: self.pypi_url,
-            Ecosystem.NPM: self.npm_url,
-            Ecosystem.MAVEN: self.maven_url,
-            Ecosystem.NUGET: self.nuget_url,
-            Ecosystem.CARGO: self.crates_index_url,
-            Ecosystem.RUBYGEMS: self.rubygems_url,
-        }[ecosystem]
-
 
 KNOWN_DEPENDENCY_KINDS = frozenset(
     {"runtime", "optional", "peer", "dev", "build", "test", "provided", "system"}
