@@ -252,13 +252,7 @@ class MavenRegistry:
         name = f"{group_id}:{artifact_id}"
         url = f"{self._artifact_url(group_id, artifact_id)}/maven-metadata.xml"
         try:
-            try:
-                response = await self.http.get(url, conditional=True)
-                listed = parse_metadata(response.content, url)
-            except MalformedPayload:
-                self.http.forget(url)  # a garbled body must not be revalidated with a 304
-                response = await self.http.get(url, conditional=True)
-                listed = parse_metadata(response.content, url)
+            listed = await self.http.get_parsed(url, lambda r: parse_metadata(r.content, url))
         except HttpStatusError as exc:
             if exc.status not in (404, 410):
                 raise

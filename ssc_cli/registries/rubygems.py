@@ -171,17 +171,16 @@ class RubyGemsRegistry:
         A body that does not match (a proxy or a torn transfer altered it) is dropped from the
         cache and fetched again, then reported: parsing a damaged /info would lose versions.
         """
-        attempt = 0
-        while True:
-            response = await self.http.get(url, conditional=conditional, max_bytes=max_bytes)
+
+        def verified(response: HttpResponse) -> HttpResponse:
             expected = bytes.fromhex(sha256) if sha256 else parse_digest(response.headers)
-            if expected is None or hashlib.sha256(response.content).digest() == expected:
-                return response
-            self.http.forget(url)
-            if attempt >= self.http.config.retries:
+            if expected is not None and hashlib.sha256(response.content).digest() != expected:
                 raise MalformedPayload(f"{url}: body does not match its SHA-256", url=url)
-            attempt += 1
-            self.http.counters.retries += 1
+            return response
+
+        return await self.http.get_parsed(
+            url, verified, conditional=conditional, max_bytes=max_bytes
+        )
 
     def _info_url(self, raw: str) -> str:
         return f"{self.base}/info/{quote(raw, safe='')}"
