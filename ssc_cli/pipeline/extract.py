@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ssc_cli.errors import GraphUnavailable, PackageNotFound, RegistryUnavailable, SscError
 from ssc_cli.graph.interface import EXTRACTED, MISSING, GraphStore, WriteStats
-from ssc_cli.models import KnownPackage, PackageRecord
+from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
 from ssc_cli.registries.interface import Registry
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,14 @@ class Extraction:
 
 
 @contextmanager
-def recorded_run(store: GraphStore, run_id: int | None) -> Iterator[None]:
-    """Close the run record as aborted when the run dies (registry down, graph down, Ctrl-C)."""
+def recorded_run(
+    store: GraphStore, job: str, ecosystem: Ecosystem, *, dry_run: bool
+) -> Iterator[int | None]:
+    """Open the job's run record (none for a dry run) and close it as aborted when the run dies
+    (registry down, graph down, Ctrl-C); yields its id."""
+    run_id = None if dry_run else store.start_run(job, ecosystem)
     try:
-        yield
+        yield run_id
     except BaseException as exc:
         if run_id is not None:
             with suppress(SscError):

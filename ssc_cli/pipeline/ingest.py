@@ -115,9 +115,7 @@ async def ingest(
     eco = registry.ecosystem
     started = time.monotonic()
     summary = IngestSummary()
-    if not options.dry_run:
-        summary.run_id = store.start_run("ingest", eco)
-    with recorded_run(store, summary.run_id):
+    with recorded_run(store, "ingest", eco, dry_run=options.dry_run) as summary.run_id:
         return await _ingest(registry, store, options, summary, started, http_counters, progress)
 
 

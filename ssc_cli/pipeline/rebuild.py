@@ -96,9 +96,7 @@ def rebuild(
     eco = archive.ecosystem
     started = time.monotonic()
     summary = RebuildSummary()
-    if not options.dry_run:
-        summary.run_id = store.start_run("rebuild", eco)
-    with recorded_run(store, summary.run_id):
+    with recorded_run(store, "rebuild", eco, dry_run=options.dry_run) as summary.run_id:
         _Rebuild(archive, store, options, summary, progress).run()
     summary.errors = len(summary.failures)
     summary.elapsed = round(time.monotonic() - started, 3)

@@ -59,9 +59,7 @@ async def update(
     eco = registry.ecosystem
     started = time.monotonic()
     summary = UpdateSummary()
-    if not options.dry_run:
-        summary.run_id = store.start_run("update", eco)
-    with recorded_run(store, summary.run_id):
+    with recorded_run(store, "update", eco, dry_run=options.dry_run) as summary.run_id:
         return await _update(registry, store, options, summary, started, http_counters, progress)
 
 
