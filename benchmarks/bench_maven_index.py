@@ -24,14 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ssc_cli.registries.maven_index import (  # noqa: E402
+from ssc_cli.registries.maven.indexer import (  # noqa: E402
     artifact_events,
     artifact_record,
     iter_records,
     open_chunk,
     write_chunk,
 )
-from ssc_cli.registries.maven_local_index import LocalIndex  # noqa: E402
+from ssc_cli.registries.maven.local_index import LocalIndex  # noqa: E402
 
 TARGET_MB = 300
 
@@ -139,7 +139,7 @@ def main() -> None:
         root = str(Path(__file__).resolve().parents[1])
         probe = (
             f"import json, resource, sys; sys.path.insert(0, {root!r}); "
-            "import ssc_cli.registries.maven_index; "
+            "import ssc_cli.registries.maven.indexer; "
             "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))"
         )
         baseline = json.loads(

@@ -28,7 +28,7 @@ from ssc_cli.graph.sqlite import SqliteStore  # noqa: E402
 from ssc_cli.http import Http, HttpConfig  # noqa: E402
 from ssc_cli.pipeline.ingest import IngestOptions, ingest  # noqa: E402
 from ssc_cli.pipeline.update import UpdateOptions, update  # noqa: E402
-from ssc_cli.registries.nuget import NuGetRegistry  # noqa: E402
+from ssc_cli.registries.nuget.client import NuGetRegistry  # noqa: E402
 from ssc_cli.settings import Settings  # noqa: E402
 from tests.fakeregistry import nuget  # noqa: E402
 from tests.fakeregistry.server import FakeRegistry  # noqa: E402

@@ -46,7 +46,7 @@ class PackageArchive(Protocol):
 def open_archive(ecosystem: Ecosystem, settings: Settings) -> PackageArchive:
     """The raw archive of a registry that keeps one; a usage error for any other."""
     if ecosystem is Ecosystem.NUGET:
-        from ssc_cli.registries.nuget import ArchivedPackages
+        from ssc_cli.registries.nuget.client import ArchivedPackages
 
         return ArchivedPackages(settings.data_dir, settings.kinds)
     names = ", ".join(e.value for e in ARCHIVED)

@@ -1,4 +1,4 @@
-"""Registry clients, one module per ecosystem; open_registry picks the one asked for."""
+"""Registry clients, one package per ecosystem; open_registry picks the one asked for."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from ssc_cli.settings import Settings
 
 # Implemented ecosystems: "module:class". An ecosystem absent here is not offered by the CLI.
 _IMPLEMENTATIONS: dict[Ecosystem, str] = {
-    Ecosystem.PYPI: "ssc_cli.registries.pypi:PyPIRegistry",
-    Ecosystem.NPM: "ssc_cli.registries.npm:NPMRegistry",
-    Ecosystem.MAVEN: "ssc_cli.registries.maven:MavenRegistry",
-    Ecosystem.NUGET: "ssc_cli.registries.nuget:NuGetRegistry",
-    Ecosystem.CARGO: "ssc_cli.registries.cargo:CargoRegistry",
-    Ecosystem.RUBYGEMS: "ssc_cli.registries.rubygems:RubyGemsRegistry",
+    Ecosystem.PYPI: "ssc_cli.registries.pypi.client:PyPIRegistry",
+    Ecosystem.NPM: "ssc_cli.registries.npm.client:NPMRegistry",
+    Ecosystem.MAVEN: "ssc_cli.registries.maven.client:MavenRegistry",
+    Ecosystem.NUGET: "ssc_cli.registries.nuget.client:NuGetRegistry",
+    Ecosystem.CARGO: "ssc_cli.registries.cargo.client:CargoRegistry",
+    Ecosystem.RUBYGEMS: "ssc_cli.registries.rubygems.client:RubyGemsRegistry",
 }
 
 
@@ -41,7 +41,7 @@ def open_registry(ecosystem: Ecosystem, settings: Settings, http: Http) -> Regis
 def probes(ecosystem: Ecosystem, settings: Settings) -> list[tuple[str, str]]:
     """(setting, URL) pairs doctor checks with HEAD: a small document each registry serves at a
     known path, so a URL setting that reaches some server but not the registry shows up."""
-    from ssc_cli.registries.npm import replicate_root_url
+    from ssc_cli.registries.npm.client import replicate_root_url
 
     pypi, npm, replicate = settings.pypi_url, settings.npm_url, settings.npm_replicate_url
     index, static = settings.crates_index_url, settings.crates_static_url

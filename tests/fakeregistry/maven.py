@@ -14,7 +14,7 @@ import io
 import zipfile
 from dataclasses import dataclass, field
 
-from ssc_cli.registries.maven_index import (
+from ssc_cli.registries.maven.indexer import (
     INDEX_PREFIX,
     artifact_record,
     removal_record,

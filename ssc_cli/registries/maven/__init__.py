@@ -1,0 +1,1 @@
+"""Maven Central: the Maven Indexer export for names and changes, POMs for dependencies."""

@@ -1,0 +1,1 @@
+"""npm: the replication feed for names and changes, packuments for packages."""
