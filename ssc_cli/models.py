@@ -227,3 +227,111 @@ def read_names_file(text: str) -> list[str]:
         if line and _NAME_RE.fullmatch(line):
             names.append(line)
     return names
+
+
+# -- licences: what the classifier reads and what the stores keep of its verdicts ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseTerm:
+    """One published licence signal, as an ecosystem's rules hand it to the classifier.
+
+    kind: "text" (an SPDX expression, a licence name or a whole licence text), "url",
+    "classifier" (a PyPI trove classifier) or "marker" (value: "license-file", "nonstandard").
+    """
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseGroup:
+    """Signals combined under one rule.
+
+    mode: "or" (a choice: Maven's list, npm's legacy licenses[]), "unspecified" (a list whose
+    relation nobody states: RubyGems' licenses[], several PyPI classifiers), "first" (the first
+    part that names a licence: a POM <license>'s name, then its URL), "corroborate" (the first
+    part unless the second contradicts it: PyPI classifiers, then the License field).
+    """
+
+    mode: str
+    parts: tuple[LicenseTerm | LicenseGroup, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseEvidence:
+    """A version's licence signals read by its ecosystem's rules; `raw` is what was published."""
+
+    root: LicenseTerm | LicenseGroup | None
+    raw: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The classifier's answer for one set of signals, with the reason a reviewer can audit."""
+
+    status: str  # open_source / proprietary / unknown
+    reason: str
+    expression: str | None = None  # normalised SPDX expression, when one can be stated
+    raw: str | None = None
+    ids: tuple[str, ...] = ()  # SPDX ids the verdict rests on
+
+
+@dataclass(slots=True)
+class VersionLicenseInput:
+    """A stored version as the classifier needs it."""
+
+    purl: str
+    name: str
+    serial_number: int
+    yanked: bool
+    licenses: str | None  # the stored signals (JSON text), None when none were read
+    oss_status: str | None = None  # its own stored verdict; None: it shares the package's
+
+
+@dataclass(slots=True)
+class PackageLicenseInput:
+    """A stored package, its versions' signals and what was last decided for it."""
+
+    purl: str
+    name: str
+    licenses: str | None
+    versions: list[VersionLicenseInput]
+    digest: str | None = None  # of the signals the stored verdict was computed from
+    list_version: str | None = None
+    oss_status: str | None = None
+
+
+@dataclass(slots=True)
+class Classification:
+    """What to write for one package: its verdict, and each version's own verdict or None."""
+
+    purl: str
+    verdict: Verdict
+    digest: str
+    versions: list[tuple[str, Verdict | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseRecord:
+    """One entry of the SPDX licence list (an exception when is_exception)."""
+
+    spdx_id: str
+    name: str
+    osi_approved: bool = False
+    fsf_libre: bool | None = None  # absent in the list is not False
+    deprecated: bool = False
+    see_also: tuple[str, ...] = ()
+    is_exception: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseListInfo:
+    """The stored SPDX list: its version, and live counts of what the store holds of it."""
+
+    version: str
+    release_date: str | None
+    synced_at: str | None
+    licenses: int
+    osi_approved: int
+    exceptions: int

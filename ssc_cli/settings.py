@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     rubygems_rate: float = Field(8.0, gt=0)
     rubygems_concurrency: int = Field(8, ge=1)
 
+    # Licences: the SPDX list (a folder URL holding licenses.json and exceptions.json, or a
+    # local folder), the guard refusing a list far smaller than the stored one, and the page
+    # size of classification.
+    spdx_url: str = "https://spdx.org/licenses/"
+    spdx_min_ratio: float = Field(0.9, ge=0.0, le=1.0)
+    classify_batch_size: int = Field(1000, ge=1, le=100_000)
+
     # What gets extracted.
     dependency_kinds: str = "runtime"
     import_names: bool = True

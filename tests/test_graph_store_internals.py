@@ -12,7 +12,7 @@ import pytest
 from neo4j.exceptions import AuthError, Neo4jError
 
 from ssc_cli.errors import GraphUnavailable
-from ssc_cli.graph import cypher
+from ssc_cli.graph import cypher, cypher_licenses
 from ssc_cli.graph import neo4j as neo4j_store
 from ssc_cli.graph.neo4j import Neo4jStore
 from ssc_cli.graph.sqlite import SqliteStore
@@ -70,7 +70,7 @@ def test_driver_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     assert driver.config["auth"] == ("reader", "pw")
     assert "notifications_min_severity" not in driver.config  # filtering needs Neo4j >= 5.7
     assert driver.config["max_transaction_retry_time"] > 0
-    assert driver.schema == cypher.schema_statements()
+    assert driver.schema == cypher.schema_statements() + cypher_licenses.schema_statements()
     store.close()
     assert driver.closed
 
@@ -122,6 +122,9 @@ def test_sqlite_schema_matches_documented_tables(tmp_path: Path) -> None:
         "failures",
         "requirement_files",
         "requirement_file_requires",
+        "licenses",
+        "license_exceptions",
+        "license_list",
     }
 
 
@@ -212,7 +215,8 @@ def test_migrate_keeps_an_existing_index_in_place_of_a_constraint(
     monkeypatch.setattr(Transaction, "run", run)
     store.migrate()
     assert "IndexAlreadyExists" in caplog.text
-    assert len(driver.schema) == len(cypher.schema_statements()) - 1  # the rest still ran
+    every = cypher.schema_statements() + cypher_licenses.schema_statements()
+    assert len(driver.schema) == len(every) - 1  # the rest still ran
 
     def refuse(self: Transaction, query: str, parameters: dict[str, Any] | None = None) -> Any:
         raise _Forbidden("Schema operations are not allowed for user 'ssc'")

@@ -12,6 +12,7 @@ from ssc_cli.cli.context import Context, configure_logging
 from ssc_cli.cli.doctor import doctor_command
 from ssc_cli.cli.graph import graph_app
 from ssc_cli.cli.jobs import ingest_command, update_command
+from ssc_cli.cli.licenses import classify_command, licenses_app
 from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
 from ssc_cli.cli.rebuild import rebuild_command
 
@@ -61,6 +62,8 @@ app.add_typer(graph_app, name="graph")
 app.command("drain-queue")(drain_queue_command)
 app.command("enqueue")(enqueue_command)
 app.add_typer(queue_app, name="queue")
+app.add_typer(licenses_app, name="licenses")
+app.command("classify")(classify_command)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -80,7 +80,8 @@ def _print_package(package: dict[str, object]) -> None:
     console.print(f"import names: {', '.join(package['import_names']) or '-'}")  # type: ignore[arg-type]
     if package.get("last_error"):
         console.print(f"last error: {package['last_error']}")
-    table = Table("serial", "version", "released", "flags", "requires")
+    console.print(f"licence: {_licence(package)}")
+    table = Table("serial", "version", "released", "flags", "requires", "licence")
     for version in package["versions"]:  # type: ignore[attr-defined]
         flags = " ".join(
             f
@@ -96,5 +97,18 @@ def _print_package(package: dict[str, object]) -> None:
             version["release_date"] or "-",
             flags,
             requires,
+            _licence(version) if version.get("oss_status") else "",
         )
     console.print(table)
+
+
+def _licence(item: Any) -> str:
+    """A verdict in one line: expression (or what was published), status, reason, list."""
+    if not item.get("oss_status"):
+        return "not classified (ssc classify)"
+    shown = item.get("license_expression") or " ".join(str(item.get("license_raw") or "-").split())
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return (
+        f"{shown} — {item['oss_status']} ({item['oss_reason']}, "
+        f"SPDX list {item['license_list_version']})"
+    )

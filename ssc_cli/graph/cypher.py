@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssc_cli.graph.interface import EXTRACTED, WriteStats, dumps, version_serials
+from ssc_cli.graph.licensing import LICENSE_FIELDS
 from ssc_cli.models import Ecosystem, PackageRecord
 
 VERSION = "Version"
@@ -184,16 +185,17 @@ GET_FAILURES = (
 
 # -- reads ----------------------------------------------------------------------------------
 
+_LICENSE_FIELDS = ", ".join(f"{{n}}.{name} AS {name}" for name in LICENSE_FIELDS)
 _PACKAGE_FIELDS = (
     "p.purl AS purl, p.name AS name, p.status AS status, p.vendor AS vendor, "
     "p.repository_url AS repository_url, p.import_names AS import_names, "
-    "p.group_id AS group_id, p.artifact_id AS artifact_id"
+    "p.group_id AS group_id, p.artifact_id AS artifact_id, " + _LICENSE_FIELDS.format(n="p")
 )
 _VERSION_FIELDS = (
     "v.purl AS purl, p.purl AS package, v.name AS name, v.serial_number AS serial_number, "
     "v.release_date AS release_date, v.yanked AS yanked, v.deprecated AS deprecated, "
     "v.vulnerabilities AS vulnerabilities, v.mean AS mean, v.weighted_mean AS weighted_mean, "
-    "v.platforms AS platforms"
+    "v.platforms AS platforms, " + _LICENSE_FIELDS.format(n="v")
 )
 # Names that are Cypher keywords (KEY, OPTIONAL, FROM, TO) are backticked as properties and never
 # used as aliases or row fields; edge_row() maps the aliases back to the export names.

@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, serial_numbers
+from ssc_cli.graph.licensing import license_export
+from ssc_cli.models import (
+    Classification,
+    Ecosystem,
+    KnownPackage,
+    LicenseListInfo,
+    LicenseRecord,
+    PackageLicenseInput,
+    PackageRecord,
+    serial_numbers,
+)
 
 EXTRACTED, PENDING, MISSING = "extracted", "pending", "missing"
 
@@ -125,6 +135,52 @@ class GraphStore(Protocol):
         """REQUIRE edges out of a parent: to (purl), constraints, parent_version_name; by target."""
         ...
 
+    # -- licences (graph/sqlite_licenses.py, graph/neo4j_licenses.py) ------------------------
+
+    def replace_license_list(
+        self, version: str, release_date: str | None, records: Sequence[LicenseRecord]
+    ) -> None:
+        """Upsert every License / exception record and the list version in one transaction
+        (ids a newer list lacks are kept: SPDX deprecates, it does not delete)."""
+        ...
+
+    def license_list_info(self) -> LicenseListInfo | None:
+        """The stored list's version and live counts of its licences, OSI-approved licences and
+        exceptions; None before the first sync."""
+        ...
+
+    def license_records(self) -> list[LicenseRecord]:
+        """Every stored License and exception record (what the classifier's index is built from)."""
+        ...
+
+    def license_inputs(
+        self,
+        ecosystem: Ecosystem,
+        *,
+        after: str = "",
+        limit: int = 1000,
+        since: str | None = None,
+    ) -> list[PackageLicenseInput]:
+        """A page of extracted packages (purl > after, by purl) with their versions' signals;
+        `since`: only those written (moment) at or after that ISO time."""
+        ...
+
+    def license_inputs_of(
+        self, ecosystem: Ecosystem, names: Iterable[str]
+    ) -> list[PackageLicenseInput]:
+        """license_inputs of these extracted packages."""
+        ...
+
+    def write_classifications(
+        self, ecosystem: Ecosystem, results: Sequence[Classification], list_version: str
+    ) -> None:
+        """Store verdicts (package fields, each listed version's own or cleared) in one transaction."""
+        ...
+
+    def oss_status_counts(self) -> dict[str, dict[str, int]]:
+        """Extracted packages per oss_status ("unclassified" when none yet) per ecosystem."""
+        ...
+
 
 class EcosystemView:
     """A store seen by one registry client while it plans an update (the StoreView protocol)."""
@@ -175,6 +231,7 @@ def package_export(row: Mapping[str, Any]) -> dict[str, Any]:
     if row.get("group_id") is not None:
         out["group_id"] = row["group_id"]
         out["artifact_id"] = row["artifact_id"]
+    out.update(license_export(row))
     return out
 
 
@@ -194,6 +251,7 @@ def version_export(row: Mapping[str, Any]) -> dict[str, Any]:
     }
     if row.get("platforms"):
         out["platforms"] = list(row["platforms"])
+    out.update(license_export(row))
     return out
 
 

@@ -20,7 +20,7 @@ from neo4j.exceptions import (
 )
 
 from ssc_cli.errors import GraphUnavailable
-from ssc_cli.graph import cypher, cypher_parents
+from ssc_cli.graph import cypher, cypher_licenses, cypher_parents
 from ssc_cli.graph.interface import (
     QUEUE_EDGE_KEY,
     ParentLink,
@@ -31,6 +31,7 @@ from ssc_cli.graph.interface import (
     requires_export,
     version_export,
 )
+from ssc_cli.graph.neo4j_licenses import Neo4jLicenses
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
 from ssc_cli.settings import redact_url, split_credentials
 
@@ -67,7 +68,7 @@ def moment_text(value: Any) -> str | None:
     return str(value)
 
 
-class Neo4jStore:
+class Neo4jStore(Neo4jLicenses):
     """GraphStore on a Neo4j 5 server reached with the official driver."""
 
     def __init__(
@@ -167,7 +168,7 @@ class Neo4jStore:
 
     def migrate(self) -> None:
         self._connect()
-        for statement in cypher.schema_statements():
+        for statement in [*cypher.schema_statements(), *cypher_licenses.schema_statements()]:
             try:
                 with self._driver.session(database=self._database) as session:
                     session.execute_write(partial(_run, query=statement))

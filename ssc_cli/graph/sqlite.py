@@ -21,6 +21,7 @@ from ssc_cli.graph.interface import (
     version_export,
     version_serials,
 )
+from ssc_cli.graph.sqlite_licenses import SqliteLicenses, license_row, migrate_licenses
 from ssc_cli.graph.sqlite_parents import SqliteParentLinks
 from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
@@ -28,7 +29,7 @@ from ssc_cli.localdb import open_wal
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 
 
-class SqliteStore(SqliteParentLinks):
+class SqliteStore(SqliteParentLinks, SqliteLicenses):
     """GraphStore on a SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -56,6 +57,7 @@ class SqliteStore(SqliteParentLinks):
     def migrate(self) -> None:
         try:
             self._db.executescript(SCHEMA)
+            migrate_licenses(self._db)
         except sqlite3.Error as exc:
             raise GraphUnavailable(f"cannot create the schema in {self.path}: {exc}") from exc
 
@@ -432,6 +434,7 @@ class SqliteStore(SqliteParentLinks):
 def _package_row(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
     data["import_names"] = json.loads(row["import_names"])
+    data.update(license_row(row))
     return data
 
 
@@ -440,6 +443,7 @@ def _version_row(row: sqlite3.Row) -> dict[str, Any]:
     data["package"] = row["package_purl"]
     data["vulnerabilities"] = json.loads(row["vulnerabilities"])
     data["platforms"] = json.loads(row["extra"]).get("platforms") if row["extra"] else None
+    data.update(license_row(row))
     return data
 
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from ssc_cli.errors import ConfigError, QueueUnavailable, RegistryUnavailable
 from ssc_cli.graph.interface import EXTRACTED, GraphStore, ParentLink
 from ssc_cli.models import Ecosystem, PackageRecord, serial_numbers
+from ssc_cli.pipeline.classify import after_write, merge_hook
 from ssc_cli.pipeline.extract import UNREACHABLE_STREAK, Extraction, Outcome
 from ssc_cli.queue.message import (
     FAILED,
@@ -82,6 +83,7 @@ class DrainSummary:
     stopped: str = "empty"
     elapsed: float = 0.0
     messages_per_second: float = 0.0
+    classified: dict[str, Any] | None = None  # licence classification after each batch
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -254,6 +256,10 @@ class Drain:
         for fetched in outcomes.values():
             extraction.accept(fetched)
         extraction.flush()
+        written = [o.record.name for o in outcomes.values() if o.record is not None]
+        if written:
+            classified = after_write(self.store, eco, dry_run=False, names=written)
+            self.summary.classified = merge_hook(self.summary.classified, classified)
 
         links: list[ParentLink] = []
         for request in requests:

@@ -119,7 +119,7 @@ class Extraction:
 
 @contextmanager
 def recorded_run(
-    store: GraphStore, job: str, ecosystem: Ecosystem, *, dry_run: bool
+    store: GraphStore, job: str, ecosystem: Ecosystem | None, *, dry_run: bool
 ) -> Iterator[int | None]:
     """Open the job's run record (none for a dry run) and close it as aborted when the run dies
     (registry down, graph down, Ctrl-C); yields its id."""

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore
+from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore, now_iso
+from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.registries.interface import Registry
@@ -42,6 +43,7 @@ class IngestSummary:
     http: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     run_id: int | None = None
+    classified: dict[str, Any] | None = None  # the end-of-run licence classification
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +131,7 @@ async def _ingest(
     progress: Callable[[int], None] | None,
 ) -> IngestSummary:
     eco = registry.ecosystem
+    since = now_iso()  # packages written from now on are this run's (licence hook)
     extraction = Extraction(
         registry, store, dry_run=options.dry_run, batch_size=options.batch_size, progress=progress
     )
@@ -170,6 +173,7 @@ async def _ingest(
         if cursor is not None and store.cursor(eco, "update") is None:
             store.set_cursor(eco, "update", cursor)
     summary.new_versions = extraction.stats.new_versions
+    summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     if not options.dry_run and summary.run_id is not None:
         store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())
     return summary

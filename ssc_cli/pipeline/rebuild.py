@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ssc_cli.errors import ConfigError
-from ssc_cli.graph.interface import EXTRACTED, GraphStore
+from ssc_cli.graph.interface import EXTRACTED, GraphStore, now_iso
 from ssc_cli.models import Ecosystem, PackageRecord
+from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import recorded_run
 from ssc_cli.settings import Settings
 
@@ -77,6 +78,7 @@ class RebuildSummary:
     requests: int = 0  # always 0, reported like every job's
     elapsed: float = 0.0
     run_id: int | None = None
+    classified: dict[str, Any] | None = None  # the end-of-run licence classification
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -96,8 +98,10 @@ def rebuild(
     eco = archive.ecosystem
     started = time.monotonic()
     summary = RebuildSummary()
+    since = now_iso()  # packages written from now on are this run's (licence hook)
     with recorded_run(store, "rebuild", eco, dry_run=options.dry_run) as summary.run_id:
         _Rebuild(archive, store, options, summary, progress).run()
+        summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     summary.errors = len(summary.failures)
     summary.elapsed = round(time.monotonic() - started, 3)
     if summary.run_id is not None:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssc_cli.graph.interface import EcosystemView, GraphStore
+from ssc_cli.graph.interface import EcosystemView, GraphStore, now_iso
 from ssc_cli.models import KnownPackage
+from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.registries.interface import Registry
@@ -39,6 +40,7 @@ class UpdateSummary:
     elapsed: float = 0.0
     cursor_saved: bool = False
     run_id: int | None = None
+    classified: dict[str, Any] | None = None  # the end-of-run licence classification
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -73,6 +75,7 @@ async def _update(
     progress: Callable[[int], None] | None,
 ) -> UpdateSummary:
     eco = registry.ecosystem
+    since = now_iso()  # packages written from now on are this run's (licence hook)
     changes = await registry.changes(EcosystemView(store, eco))
     if options.full:
         targets = [name for name, _ in store.tokens(eco)]
@@ -129,6 +132,7 @@ async def _update(
     summary.success_rate = round(100.0 * summary.packages_processed / done, 2) if done else 100.0
     summary.http = http_counters()  # requests, retries, not_modified (304s), bytes
     summary.requests = summary.http.get("requests", 0)
+    summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     summary.elapsed = round(time.monotonic() - started, 3)
     if not options.dry_run and summary.run_id is not None:
         store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())

@@ -239,10 +239,11 @@ def deprecation(leaf: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None
 
 
 def license_signals(leaf: dict[str, Any]) -> dict[str, Any]:
-    """licenseExpression, licenseUrl and projectUrl exactly as published (for the classifier)."""
+    """licenseExpression, licenseFile (`<license type="file">`), licenseUrl and projectUrl
+    exactly as published (for the classifier)."""
     return {
         key: leaf[key]
-        for key in ("licenseExpression", "licenseUrl", "projectUrl")
+        for key in ("licenseExpression", "licenseFile", "licenseUrl", "projectUrl")
         if isinstance(leaf.get(key), str) and leaf[key]
     }
 

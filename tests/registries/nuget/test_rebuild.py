@@ -132,3 +132,18 @@ def test_rebuild_from_archive_skips_ids_it_does_not_describe(tmp_path: Path) -> 
     records = list(rebuild_from_archive(tmp_path, frozenset({"runtime"})))
     # "a" was seen by an update's partial walk only: its other versions were never read.
     assert [(r.name, [v.name for v in r.versions]) for r in records] == [("b", ["1.0.0"])]
+
+
+def test_rebuild_classifies_the_packages_it_wrote(ssc: Ssc, app: nuget.NuGetApp) -> None:
+    from ssc_cli.graph.sqlite import SqliteStore
+    from tests.licenses.spdx_data import real_list
+
+    ssc("ingest", "nuget")  # no SPDX list yet: nothing classified
+    lst = real_list()
+    store = SqliteStore(Path(ssc.graph_uri.removeprefix("sqlite:///")))
+    store.replace_license_list(lst.version, lst.release_date, lst.records)  # no reclassification
+    store.close()
+    summary = ssc.json("rebuild", "nuget", env=OFFLINE)
+    assert summary["classified"]["packages"] == 12
+    assert summary["classified"]["by_status"]["open_source"] == 12  # licenseExpression MIT
+    assert ssc.json("rebuild", "nuget", env=OFFLINE)["classified"]["packages"] == 0  # unchanged

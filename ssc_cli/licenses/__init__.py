@@ -1,0 +1,1 @@
+"""Licences: the SPDX list (spdx.py), per-ecosystem signals (signals.py), the verdict (classify.py)."""
