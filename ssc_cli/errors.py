@@ -43,6 +43,11 @@ class HttpStatusError(RegistryError):
         self.status = status
 
 
+class RetriesExhausted(HttpStatusError, RegistryUnavailable):
+    """Still 5xx or 429 (or 408, 425) after every retry: the registry is failing, not the package,
+    so it counts toward the "registry down" rule (pipeline/extract.py UNREACHABLE_STREAK)."""
+
+
 class PackageNotFound(RegistryError):
     """The registry does not know this package (404)."""
 

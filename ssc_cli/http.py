@@ -27,6 +27,7 @@ from ssc_cli.errors import (
     MalformedPayload,
     PayloadTooLarge,
     RegistryUnavailable,
+    RetriesExhausted,
 )
 from ssc_cli.settings import Settings
 
@@ -235,9 +236,7 @@ class Http:
             self.counters.not_modified += 1
             return HttpResponse(url, 200, cached["headers"], cached["content"], from_cache=True)
         if response.status not in ok:
-            raise HttpStatusError(
-                f"{url} answered HTTP {response.status}", url=url, status=response.status
-            )
+            raise _status_error(url, response.status, self.config.retries)
         if conditional and response.status == 200:
             self._store(url, send_headers, response)
         return response
@@ -335,9 +334,7 @@ class Http:
             return Download(dest, meta["headers"], True, dest.stat().st_size)
         if response.status != 200:
             tmp.unlink(missing_ok=True)
-            raise HttpStatusError(
-                f"{url} answered HTTP {response.status}", url=url, status=response.status
-            )
+            raise _status_error(url, response.status, self.config.retries)
         os.replace(tmp, dest)
         if conditional and self._cache is not None:
             self._cache.set(
@@ -480,6 +477,16 @@ class Http:
                 "content": response.content,
             },
         )
+
+
+def _status_error(url: str, status: int, retries: int) -> HttpStatusError:
+    """The error of a final status; one still retryable after every retry means the registry is
+    failing (RegistryUnavailable), which the pipeline counts toward "registry down" (exit 4)."""
+    if status in RETRY_STATUSES:
+        return RetriesExhausted(
+            f"{url} answered HTTP {status} after {retries + 1} attempts", url=url, status=status
+        )
+    return HttpStatusError(f"{url} answered HTTP {status}", url=url, status=status)
 
 
 def _host_of(url: str) -> str:
