@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     cache_dir: Path = Field(default_factory=_default_cache_dir)
 
+    # Stopping: after SIGTERM/SIGINT, fetches in flight get this many seconds to finish before
+    # they are abandoned (pipeline/stop.py); Kubernetes allows 30 s before SIGKILL by default.
+    stop_grace: float = Field(5.0, ge=0)
+
     # Graph (SQLite by default, Neo4j 5 with bolt:// or neo4j://).
     graph_uri: str | None = _env("SSC_GRAPH_URI", "GRAPH_DB_URI")
     graph_user: str = Field(

@@ -15,6 +15,7 @@ from ssc_cli.cli.jobs import ingest_command, update_command
 from ssc_cli.cli.licenses import classify_command, licenses_app
 from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
 from ssc_cli.cli.rebuild import rebuild_command
+from ssc_cli.pipeline.stop import terminate_on_sigterm
 
 app = typer.Typer(
     name="ssc",
@@ -67,4 +68,5 @@ app.command("classify")(classify_command)
 
 
 def main() -> None:
+    terminate_on_sigterm()  # before anything slow: as PID 1, an unhandled SIGTERM is ignored
     app()

@@ -16,6 +16,7 @@ import typer
 from ssc_cli import registries
 from ssc_cli.errors import ConfigError, SscError
 from ssc_cli.models import Ecosystem
+from ssc_cli.pipeline.stop import Stop
 from ssc_cli.settings import Settings, load_settings
 
 log = logging.getLogger("ssc")
@@ -104,12 +105,20 @@ def exit_after_run(
     line: str,
     failures: list[tuple[str, str]],
     dry_run: bool,
+    stop: Stop | None = None,
 ) -> NoReturn:
-    """Report a job run and exit: 0 when every package was processed, 1 when some failed."""
+    """Report a job run and exit: 0 when every package was processed, 1 when some failed,
+    stop.exit_code (130 SIGINT, 143 SIGTERM) when a signal ended it early."""
+    stopped = stop is not None and data.get("stopped") is not None
+    if stopped:
+        line += f" (stopped: {data['stopped']})"
     emit_summary(ctx, title, data, line + (" (dry run: nothing written)" if dry_run else ""))
     if not ctx.quiet and not ctx.json_output:
         for name, reason in failures:
             typer.echo(f"  failed {name}: {reason}", err=True)
+    if stopped:
+        assert stop is not None
+        raise typer.Exit(stop.exit_code)
     raise typer.Exit(1 if failures else 0)
 
 

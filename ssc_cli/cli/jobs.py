@@ -31,6 +31,7 @@ from ssc_cli.pipeline.ingest import (
     ingest,
     publish_new,
 )
+from ssc_cli.pipeline.stop import Stop, stop_on_signals
 from ssc_cli.pipeline.update import UpdateOptions, UpdateSummary, update
 from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.registries.interface import Registry
@@ -54,30 +55,32 @@ def _run(
     ecosystem: Ecosystem,
     concurrency: int | None,
     dry_run: bool,
-    body: Callable[[Registry, GraphStore, Http], Awaitable[T]],
-) -> T:
+    body: Callable[[Registry, GraphStore, Http, Stop], Awaitable[T]],
+) -> tuple[T, Stop]:
+    """The job under its lock, with SIGTERM/SIGINT turned into a clean stop (pipeline/stop.py)."""
     settings = ctx.settings
 
-    async def main(store: GraphStore) -> T:
+    async def main(store: GraphStore, stop: Stop) -> T:
         async with Http(HttpConfig.from_settings(settings, concurrency=concurrency)) as http:
             registry = registries.open_registry(ecosystem, settings, http)
             try:
-                return await body(registry, store, http)
+                return await body(registry, store, http, stop)
             finally:
                 registries.close_registry(registry)
 
-    def with_store() -> T:
+    def with_store(stop: Stop) -> T:
         store = open_store(settings)
         try:
             store.migrate()
-            return asyncio.run(main(store))
+            return asyncio.run(main(store, stop))
         finally:
             store.close()
 
-    if dry_run:
-        return with_store()
-    with job_lock(settings.data_dir, f"{job}-{ecosystem.value}"):
-        return with_store()
+    with stop_on_signals(settings.stop_grace) as stop:
+        if dry_run:
+            return with_store(stop), stop
+        with job_lock(settings.data_dir, f"{job}-{ecosystem.value}"):
+            return with_store(stop), stop
 
 
 def ingest_command(
@@ -135,7 +138,9 @@ def ingest_command(
             _enqueue_new(ctx, eco, options, concurrency)
             return
 
-        async def body(registry: Registry, store: GraphStore, http: Http) -> IngestSummary:
+        async def body(
+            registry: Registry, store: GraphStore, http: Http, stop: Stop
+        ) -> IngestSummary:
             with progress_bar(
                 ctx, f"ingest {eco.value}", limit or (len(names) if names else None)
             ) as advance:
@@ -145,15 +150,16 @@ def ingest_command(
                     options,
                     http_counters=http.counters.as_dict,
                     progress=advance,
+                    stop=stop,
                 )
 
-        summary = _run(ctx, "ingest", eco, concurrency, dry_run, body)
+        summary, stop = _run(ctx, "ingest", eco, concurrency, dry_run, body)
     data = summary.as_dict()
     line = (
         f"{data['new_packages_ingested']} new, {data['skipped_existing']} skipped, "
         f"{data['missing']} missing, {data['errors']} errors, {data['pending_left']} pending left"
     )
-    _finish(ctx, f"ingest {eco.value}", data, line, summary.failures, dry_run)
+    _finish(ctx, f"ingest {eco.value}", data, line, summary.failures, dry_run, stop)
 
 
 def _enqueue_new(
@@ -162,22 +168,26 @@ def _enqueue_new(
     """ingest --enqueue: the scale-out path, N drain-queue workers share the bulk load."""
     from ssc_cli.cli.queue import open_stream  # the queue modules load only when asked for
 
-    async def body(registry: Registry, store: GraphStore, http: Http) -> PublishSummary:
+    async def body(registry: Registry, store: GraphStore, http: Http, stop: Stop) -> PublishSummary:
         async with open_stream(ctx.settings) as stream:
             await stream.ensure_group()
 
             async def publish(names: list[str]) -> int:
                 return await stream.publish([ExtractionMessage.request(eco, n) for n in names])
 
-            return await publish_new(registry, store, publish, options)
+            return await publish_new(registry, store, publish, options, stop)
 
-    summary = _run(ctx, "ingest", eco, concurrency, False, body)
+    summary, stop = _run(ctx, "ingest", eco, concurrency, False, body)
     data = summary.as_dict()
     line = (
         f"{data['enqueued']} queued, {data['skipped_existing']} skipped, "
         f"{data['total_in_registry']} listed in {data['elapsed']}s"
     )
+    if summary.stopped is not None:
+        line += f" (stopped: {summary.stopped})"
     emit_summary(ctx, f"ingest {eco.value} --enqueue", data, line)
+    if summary.stopped is not None:
+        raise typer.Exit(stop.exit_code)
 
 
 def update_command(
@@ -203,7 +213,9 @@ def update_command(
             batch_size=settings.write_batch_size,
         )
 
-        async def body(registry: Registry, store: GraphStore, http: Http) -> UpdateSummary:
+        async def body(
+            registry: Registry, store: GraphStore, http: Http, stop: Stop
+        ) -> UpdateSummary:
             with progress_bar(ctx, f"update {eco.value}", None) as advance:
                 return await update(
                     registry,
@@ -211,15 +223,16 @@ def update_command(
                     options,
                     http_counters=http.counters.as_dict,
                     progress=advance,
+                    stop=stop,
                 )
 
-        summary = _run(ctx, "update", eco, concurrency, dry_run, body)
+        summary, stop = _run(ctx, "update", eco, concurrency, dry_run, body)
     data = summary.as_dict()
     line = (
         f"{data['packages_processed']} packages processed, {data['total_versions']} new versions, "
         f"{data['removed_versions']} removed, {data['errors']} errors"
     )
-    _finish(ctx, f"update {eco.value}", data, line, summary.failures, dry_run)
+    _finish(ctx, f"update {eco.value}", data, line, summary.failures, dry_run, stop)
 
 
 def _finish(
@@ -229,6 +242,7 @@ def _finish(
     line: str,
     failures: list[tuple[str, str]],
     dry_run: bool,
+    stop: Stop,
 ) -> NoReturn:
     line += f", {data['requests']} requests in {data['elapsed']}s"
-    exit_after_run(ctx, title, data, line, failures, dry_run)
+    exit_after_run(ctx, title, data, line, failures, dry_run, stop)

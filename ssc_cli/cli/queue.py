@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from ssc_cli.graph import open_store
 from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import Ecosystem, read_names_file
 from ssc_cli.pipeline.drain import DrainOptions, DrainSummary, drain
+from ssc_cli.pipeline.stop import Stop, stop_on_signals
 from ssc_cli.queue.connection import connect_async
 from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.queue.stream import ExtractionStream, StreamConfig
@@ -81,7 +81,8 @@ def drain_queue_command(
             follow_deps=follow_deps,
             concurrency=size,  # each registry's own per-host cap still applies
         )
-        summary = asyncio.run(_drain(settings, options))
+        with stop_on_signals(settings.stop_grace) as stop:
+            summary = asyncio.run(_drain(settings, options, stop))
     data = summary.as_dict()
     line = (
         f"{data['total_processed']} processed, {data['successful']} ok, {data['failed']} failed, "
@@ -94,11 +95,7 @@ def drain_queue_command(
     raise typer.Exit(1 if summary.failures and summary.stopped != "signal" else 0)
 
 
-async def _drain(settings: Settings, options: DrainOptions) -> DrainSummary:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+async def _drain(settings: Settings, options: DrainOptions, stop: Stop) -> DrainSummary:
     store = open_store(settings)
     try:
         store.migrate()

@@ -17,6 +17,7 @@ from ssc_cli.cli.context import (
 from ssc_cli.graph import open_store
 from ssc_cli.lock import job_lock
 from ssc_cli.pipeline.rebuild import ARCHIVED, RebuildOptions, RebuildSummary, open_archive, rebuild
+from ssc_cli.pipeline.stop import Stop, stop_on_signals
 
 ARCHIVED_HELP = "Registry with a raw archive: " + ", ".join(e.value for e in ARCHIVED)
 
@@ -45,6 +46,7 @@ def rebuild_command(
             names=names or None, dry_run=dry_run, batch_size=settings.write_batch_size
         )
         with ExitStack() as stack:
+            stop = stack.enter_context(stop_on_signals(settings.stop_grace))
             archive = open_archive(eco, settings)  # a usage error before any lock is taken
             stack.callback(archive.close)
             if not dry_run:
@@ -57,11 +59,13 @@ def rebuild_command(
             store.migrate()
             total = len(options.names) if options.names else None
             with progress_bar(ctx, f"rebuild {eco.value}", total) as advance:
-                summary = rebuild(archive, store, options, progress=advance)
-    _finish(ctx, f"rebuild {eco.value}", summary, dry_run)
+                summary = rebuild(archive, store, options, progress=advance, stop=stop)
+    _finish(ctx, f"rebuild {eco.value}", summary, dry_run, stop)
 
 
-def _finish(ctx: Context, title: str, summary: RebuildSummary, dry_run: bool) -> NoReturn:
+def _finish(
+    ctx: Context, title: str, summary: RebuildSummary, dry_run: bool, stop: Stop
+) -> NoReturn:
     data = summary.as_dict()
     line = (
         f"{data['packages_rebuilt']} packages rebuilt ({data['versions']} versions, "
@@ -70,4 +74,4 @@ def _finish(ctx: Context, title: str, summary: RebuildSummary, dry_run: bool) ->
         f"{data['incomplete']} incomplete in the archive, {data['errors']} errors, "
         f"0 requests in {data['elapsed']}s"
     )
-    exit_after_run(ctx, title, data, line, summary.failures, dry_run)
+    exit_after_run(ctx, title, data, line, summary.failures, dry_run, stop)

@@ -15,6 +15,7 @@ from ssc_cli.graph.interface import EXTRACTED, GraphStore, ParentLink
 from ssc_cli.models import Ecosystem, PackageRecord, serial_numbers
 from ssc_cli.pipeline.classify import after_write, merge_hook
 from ssc_cli.pipeline.extract import UNREACHABLE_STREAK, Extraction, Outcome
+from ssc_cli.pipeline.stop import SIGNAL, Stop
 from ssc_cli.queue.message import (
     FAILED,
     INVALID_MESSAGE,
@@ -108,12 +109,12 @@ class Drain:
         store: GraphStore,
         open_registry: Callable[[Ecosystem], Registry],
         options: DrainOptions,
-        stop: asyncio.Event | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self.queue = queue
         self.store = store
         self.options = options
-        self.stop = stop or asyncio.Event()
+        self.stop = stop or Stop()
         self.summary = DrainSummary()
         self._open_registry = open_registry
         self._registries: dict[Ecosystem, Registry | None] = {}
@@ -123,7 +124,7 @@ class Drain:
         started = time.monotonic()
         options = self.options
         try:
-            while not self.stop.is_set():
+            while not self.stop.requested:
                 budget = options.batch
                 if options.max_messages is not None:
                     budget = min(budget, options.max_messages - self.summary.total_processed)
@@ -142,7 +143,7 @@ class Drain:
                     # Nothing readable yet (another consumer's entries are not idle enough).
                     await self._sleep(min(0.2, options.claim_idle_ms / 4000))
             else:
-                self.summary.stopped = "signal"
+                self.summary.stopped = self.stop.reason or SIGNAL
             await self.queue.leave()
         finally:
             self._finish(started)
@@ -156,7 +157,7 @@ class Drain:
             block = min(remaining, _BLOCK_SLICE_MS) if remaining > 0 else 0
             entries = await self.queue.read(count, block)
             remaining -= block
-            if entries or remaining <= 0 or self.stop.is_set():
+            if entries or remaining <= 0 or self.stop.requested:
                 return entries
 
     async def _sleep(self, seconds: float) -> None:
@@ -376,7 +377,7 @@ async def drain(
     store: GraphStore,
     open_registry: Callable[[Ecosystem], Registry],
     options: DrainOptions,
-    stop: asyncio.Event | None = None,
+    stop: Stop | None = None,
 ) -> DrainSummary:
     """Process messages until empty, max-messages or stop; see Drain."""
     return await Drain(queue, store, open_registry, options, stop).run()

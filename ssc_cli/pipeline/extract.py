@@ -117,6 +117,13 @@ class Extraction:
         return [n for n in wanted if statuses.get(n) != EXTRACTED]
 
 
+def run_status(stopped: str | None, failures: list[tuple[str, str]]) -> str:
+    """The status a finished run record gets: stopped (by a signal), failed (some packages) or ok."""
+    if stopped is not None:
+        return "stopped"
+    return "failed" if failures else "ok"
+
+
 @contextmanager
 def recorded_run(
     store: GraphStore, job: str, ecosystem: Ecosystem | None, *, dry_run: bool

@@ -10,8 +10,9 @@ from typing import Any
 
 from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore, now_iso
 from ssc_cli.pipeline.classify import after_write
-from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run
+from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run, run_status
 from ssc_cli.pipeline.scheduler import run_bounded
+from ssc_cli.pipeline.stop import Stop
 from ssc_cli.registries.interface import Registry
 
 _LISTING_CHUNK = 500
@@ -42,6 +43,7 @@ class IngestSummary:
     requests: int = 0
     http: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -112,13 +114,19 @@ async def ingest(
     *,
     http_counters: Callable[[], dict[str, int]] = dict,
     progress: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
 ) -> IngestSummary:
-    """Extract every package the graph lacks (up to options.limit), recording every failure."""
+    """Extract every package the graph lacks (up to options.limit), recording every failure.
+
+    A stop ends it early: what was fetched is written, no cursor is saved, `stopped` is set.
+    """
     eco = registry.ecosystem
     started = time.monotonic()
     summary = IngestSummary()
     with recorded_run(store, "ingest", eco, dry_run=options.dry_run) as summary.run_id:
-        return await _ingest(registry, store, options, summary, started, http_counters, progress)
+        return await _ingest(
+            registry, store, options, summary, started, http_counters, progress, stop
+        )
 
 
 async def _ingest(
@@ -129,6 +137,7 @@ async def _ingest(
     started: float,
     http_counters: Callable[[], dict[str, int]],
     progress: Callable[[int], None] | None,
+    stop: Stop | None,
 ) -> IngestSummary:
     eco = registry.ecosystem
     since = now_iso()  # packages written from now on are this run's (licence hook)
@@ -161,21 +170,28 @@ async def _ingest(
                 summary.dependencies_discovered += len(names.seen) - before
         extraction.settle(outcome)
 
+    completed = False
     try:
-        await run_bounded(next_name, extraction.fetch, on_done, max(1, options.concurrency))
+        completed = await run_bounded(
+            next_name, extraction.fetch, on_done, max(1, options.concurrency), stop
+        )
     finally:
         extraction.flush()
         summary.missing = extraction.missing_count
         _finish(store, registry, options, summary, started, http_counters)
     summary.listing_complete = names.listing_done
-    if not options.dry_run and names.listing_done and options.names is None:
+    if not completed and stop is not None:
+        summary.stopped = stop.reason
+    elif not options.dry_run and names.listing_done and options.names is None:
         cursor = registry.listing_cursor()
         if cursor is not None and store.cursor(eco, "update") is None:
             store.set_cursor(eco, "update", cursor)
     summary.new_versions = extraction.stats.new_versions
     summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     if not options.dry_run and summary.run_id is not None:
-        store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())
+        store.finish_run(
+            summary.run_id, run_status(summary.stopped, summary.failures), summary.as_dict()
+        )
     return summary
 
 
@@ -208,6 +224,7 @@ class PublishSummary:
     skipped_existing: int = 0
     enqueued: int = 0
     elapsed: float = 0.0
+    stopped: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -218,8 +235,10 @@ async def publish_new(
     store: GraphStore,
     publish: Callable[[list[str]], Awaitable[int]],
     options: IngestOptions,
+    stop: Stop | None = None,
 ) -> PublishSummary:
-    """ingest --enqueue: the same names ingest would extract (pending first), sent to the queue."""
+    """ingest --enqueue: the same names ingest would extract (pending first), sent to the queue;
+    a stop ends it between chunks, after publishing the chunk in hand."""
     started = time.monotonic()
     counts = IngestSummary()
     extraction = Extraction(registry, store, dry_run=True)
@@ -237,6 +256,9 @@ async def publish_new(
         if len(chunk) >= _LISTING_CHUNK:
             summary.enqueued += await publish(chunk)
             chunk = []
+            if stop is not None and stop.requested:
+                summary.stopped = stop.reason
+                break
     if chunk:
         summary.enqueued += await publish(chunk)
     summary.total_in_registry = counts.total_in_registry

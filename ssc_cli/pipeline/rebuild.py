@@ -19,7 +19,8 @@ from ssc_cli.errors import ConfigError
 from ssc_cli.graph.interface import EXTRACTED, GraphStore, now_iso
 from ssc_cli.models import Ecosystem, PackageRecord
 from ssc_cli.pipeline.classify import after_write
-from ssc_cli.pipeline.extract import recorded_run
+from ssc_cli.pipeline.extract import recorded_run, run_status
+from ssc_cli.pipeline.stop import Stop
 from ssc_cli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class RebuildSummary:
     errors: int = 0
     requests: int = 0  # always 0, reported like every job's
     elapsed: float = 0.0
+    stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -93,19 +95,22 @@ def rebuild(
     options: RebuildOptions,
     *,
     progress: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
 ) -> RebuildSummary:
-    """Rewrite every extracted package the archive describes (or options.names) offline."""
+    """Rewrite every extracted package the archive describes (or options.names) offline; a stop
+    ends it between chunks (each chunk is one write) with `stopped` set."""
     eco = archive.ecosystem
     started = time.monotonic()
     summary = RebuildSummary()
     since = now_iso()  # packages written from now on are this run's (licence hook)
     with recorded_run(store, "rebuild", eco, dry_run=options.dry_run) as summary.run_id:
-        _Rebuild(archive, store, options, summary, progress).run()
+        _Rebuild(archive, store, options, summary, progress).run(stop)
         summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     summary.errors = len(summary.failures)
     summary.elapsed = round(time.monotonic() - started, 3)
     if summary.run_id is not None:
-        store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())
+        status = run_status(summary.stopped, summary.failures)
+        store.finish_run(summary.run_id, status, summary.as_dict())
     return summary
 
 
@@ -130,7 +135,7 @@ class _Rebuild:
         self.errors: list[tuple[str, str]] = []  # failures of extracted packages, recorded
         self.retry: set[str] = set()
 
-    def run(self) -> None:
+    def run(self, stop: Stop | None = None) -> None:
         """Rebuild chunk by chunk; failures of extracted packages are recorded in the run."""
         if self.options.names is not None:
             names = list(dict.fromkeys(self.eco.normalize_name(n) for n in self.options.names))
@@ -141,6 +146,9 @@ class _Rebuild:
         size = max(1, self.options.batch_size)
         try:
             for start in range(0, len(names), size):
+                if stop is not None and stop.requested:
+                    self.summary.stopped = stop.reason
+                    break
                 chunk = names[start : start + size]
                 self._chunk(chunk)
                 if self.progress is not None:

@@ -10,8 +10,9 @@ from typing import Any
 from ssc_cli.graph.interface import EcosystemView, GraphStore, now_iso
 from ssc_cli.models import KnownPackage
 from ssc_cli.pipeline.classify import after_write
-from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run
+from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run, run_status
 from ssc_cli.pipeline.scheduler import run_bounded
+from ssc_cli.pipeline.stop import Stop, Stopped
 from ssc_cli.registries.interface import Registry
 
 _KNOWN_CHUNK = 500
@@ -39,6 +40,7 @@ class UpdateSummary:
     http: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     cursor_saved: bool = False
+    stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -56,13 +58,19 @@ async def update(
     *,
     http_counters: Callable[[], dict[str, int]] = dict,
     progress: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
 ) -> UpdateSummary:
-    """Refetch what changed; the cursor moves only after every write of the run committed."""
+    """Refetch what changed; the cursor moves only after every write of the run committed.
+
+    A stop ends it early: what was fetched is written, the cursor stays, `stopped` is set.
+    """
     eco = registry.ecosystem
     started = time.monotonic()
     summary = UpdateSummary()
     with recorded_run(store, "update", eco, dry_run=options.dry_run) as summary.run_id:
-        return await _update(registry, store, options, summary, started, http_counters, progress)
+        return await _update(
+            registry, store, options, summary, started, http_counters, progress, stop
+        )
 
 
 async def _update(
@@ -73,10 +81,19 @@ async def _update(
     started: float,
     http_counters: Callable[[], dict[str, int]],
     progress: Callable[[int], None] | None,
+    stop: Stop | None,
 ) -> UpdateSummary:
     eco = registry.ecosystem
     since = now_iso()  # packages written from now on are this run's (licence hook)
-    changes = await registry.changes(EcosystemView(store, eco))
+    feed = registry.changes(EcosystemView(store, eco))
+    try:
+        # Reading the feed writes nothing to the graph: a stop abandons it after the grace.
+        changes = await (stop.bounded(feed) if stop is not None else feed)
+    except Stopped:
+        assert stop is not None
+        summary.stopped = stop.reason
+        _close(store, options, summary, started, http_counters)
+        return summary
     if options.full:
         targets = [name for name, _ in store.tokens(eco)]
     else:
@@ -113,27 +130,42 @@ async def _update(
             summary.packages_processed += 1
         extraction.settle(outcome)
 
+    completed = False
     try:
-        await run_bounded(next_name, work, on_done, max(1, options.concurrency))
+        completed = await run_bounded(next_name, work, on_done, max(1, options.concurrency), stop)
     finally:
         extraction.flush()
         summary.missing = extraction.missing_count
         if not options.dry_run and summary.run_id is not None:
             store.record_failures(summary.run_id, eco, summary.failures)
+    if not completed and stop is not None:
+        summary.stopped = stop.reason
     # Failed packages carry last_error and are retried next time, so the cursor may move on;
-    # a --limit cut short the change list, so it may not.
-    if not options.dry_run and changes.cursor is not None and not truncated:
+    # a --limit or a stop cut short the change list, so it may not.
+    elif not options.dry_run and changes.cursor is not None and not truncated:
         store.set_cursor(eco, "update", changes.cursor)
         summary.cursor_saved = True
     summary.total_versions = extraction.stats.new_versions
     summary.removed_versions = extraction.stats.removed_versions
+    summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
+    _close(store, options, summary, started, http_counters)
+    return summary
+
+
+def _close(
+    store: GraphStore,
+    options: UpdateOptions,
+    summary: UpdateSummary,
+    started: float,
+    http_counters: Callable[[], dict[str, int]],
+) -> None:
+    """The summary's totals, and the run record closed with them."""
     summary.errors = len(summary.failures)
     done = summary.packages_processed + summary.errors
     summary.success_rate = round(100.0 * summary.packages_processed / done, 2) if done else 100.0
     summary.http = http_counters()  # requests, retries, not_modified (304s), bytes
     summary.requests = summary.http.get("requests", 0)
-    summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     summary.elapsed = round(time.monotonic() - started, 3)
     if not options.dry_run and summary.run_id is not None:
-        store.finish_run(summary.run_id, "failed" if summary.failures else "ok", summary.as_dict())
-    return summary
+        status = run_status(summary.stopped, summary.failures)
+        store.finish_run(summary.run_id, status, summary.as_dict())
