@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from ssc_cli.graph.sqlite import SqliteStore
-from ssc_cli.models import Ecosystem, PackageRecord, VersionRecord
+from ssc_cli.models import Ecosystem, LicenseRecord, PackageRecord, VersionRecord
+from ssc_cli.pipeline.classify import classify_stored
 from ssc_cli.pipeline.rebuild import RebuildOptions, rebuild
 from ssc_cli.pipeline.stop import Stop, Stopped
 from tests.conftest import Ssc
@@ -328,3 +329,33 @@ def test_a_phase_finishing_within_the_grace_keeps_its_result() -> None:
         return await stop.bounded(feed())
 
     assert asyncio.run(main()) == "read"
+
+
+def test_a_stop_ends_a_classification_between_pages(tmp_path: Path) -> None:
+    npm = Ecosystem.NPM
+    store = SqliteStore(tmp_path / "graph.sqlite")
+    store.migrate()
+    try:
+        store.replace_license_list("3.28.0", None, [LicenseRecord("MIT", "MIT", True, True)])
+        store.write_packages(
+            [
+                PackageRecord(
+                    npm,
+                    f"p{i}",
+                    [VersionRecord("1.0.0", requirements=[], licenses={"license": "MIT"})],
+                    licenses={"license": "MIT"},
+                )
+                for i in range(10)
+            ]
+        )
+        stop = Stop()
+        summary = classify_stored(
+            store, [npm], every=True, batch_size=4, progress=lambda n: stop.request(), stop=stop
+        )
+        assert summary.stopped == "signal" and summary.packages_classified == 4
+        [(status,)] = store._db.execute("SELECT status FROM runs WHERE job = 'classify'").fetchall()
+        assert status == "stopped"
+        rest = classify_stored(store, [npm], batch_size=4)  # the next run finishes the job
+        assert rest.stopped is None and rest.packages_classified == 6
+    finally:
+        store.close()

@@ -20,6 +20,7 @@ from ssc_cli.graph import open_store
 from ssc_cli.graph.interface import GraphStore
 from ssc_cli.lock import job_lock
 from ssc_cli.models import Ecosystem
+from ssc_cli.pipeline.stop import stop_on_signals
 
 licenses_app = typer.Typer(help="The SPDX licence list.", no_args_is_help=True)
 
@@ -54,7 +55,10 @@ def sync_command(
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
         where = source or settings.spdx_url
-        with job_lock(settings.data_dir, "licenses-sync"):
+        with (
+            stop_on_signals(settings.stop_grace) as stop,
+            job_lock(settings.data_dir, "licenses-sync"),
+        ):
             store = open_store(settings)
             try:
                 store.migrate()
@@ -74,6 +78,7 @@ def sync_command(
                                 guards=Guards(settings.spdx_min_ratio),
                                 batch_size=settings.classify_batch_size,
                                 progress=advance,
+                                stop=stop,
                             )
 
                 summary = asyncio.run(main())
@@ -90,7 +95,11 @@ def sync_command(
         )
         if summary.reclassified:
             line += f", {_classified_line(summary.reclassified)}"
+    if summary.stopped is not None:
+        line += f" (stopped: {summary.stopped})"
     emit_summary(ctx, "licenses sync", data, line + f" in {data['elapsed']}s")
+    if summary.stopped is not None:
+        raise typer.Exit(stop.exit_code)
 
 
 def classify_command(
@@ -128,7 +137,11 @@ def classify_command(
             lock: AbstractContextManager[None] = (
                 nullcontext() if dry_run else job_lock(settings.data_dir, "classify")
             )
-            with lock, progress_bar(ctx, title, total) as advance:
+            with (
+                stop_on_signals(settings.stop_grace) as stop,
+                lock,
+                progress_bar(ctx, title, total) as advance,
+            ):
                 summary = classify_stored(
                     store,
                     ecosystems,
@@ -136,6 +149,7 @@ def classify_command(
                     dry_run=dry_run,
                     batch_size=settings.classify_batch_size,
                     progress=advance,
+                    stop=stop,
                 )
         finally:
             store.close()
@@ -144,9 +158,13 @@ def classify_command(
         f"{data['packages_checked']} packages checked, {_classified_line(data)} "
         f"(list {data['license_list_version']}) in {data['elapsed']}s"
     )
+    if summary.stopped is not None:
+        line += f" (stopped: {summary.stopped})"
     if dry_run:
         line += " (dry run: nothing written)"
     emit_summary(ctx, title, data, line)
+    if summary.stopped is not None:
+        raise typer.Exit(stop.exit_code)
 
 
 def _classified_line(data: dict[str, Any]) -> str:

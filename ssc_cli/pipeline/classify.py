@@ -25,6 +25,8 @@ from ssc_cli.licenses.classify import STATUSES, Classifier
 from ssc_cli.licenses.index import LicenseIndex
 from ssc_cli.licenses.packages import PackageClassifier
 from ssc_cli.models import Classification, Ecosystem, PackageLicenseInput
+from ssc_cli.pipeline.extract import run_status
+from ssc_cli.pipeline.stop import Stop
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class ClassifySummary:
     skipped: str | None = None  # why nothing was classified, when nothing could be
     dry_run: bool = False
     elapsed: float = 0.0
+    stopped: str | None = None  # "signal": ended between pages by SIGTERM/SIGINT
     run_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,10 +86,14 @@ class _Batches:
     every: bool = False
     dry_run: bool = False
     progress: Callable[[int], None] | None = None
+    stop: Stop | None = None
 
     def run(self, eco: Ecosystem, pages: Iterable[list[PackageLicenseInput]]) -> None:
         deciding = PackageClassifier(self.classifier, eco)
         for page in pages:
+            if self.stop is not None and self.stop.requested:
+                self.summary.stopped = self.stop.reason
+                return
             wanted = [p for p in page if self.every or deciding.needs_classifying(p)]
             results = [deciding.classify(p) for p in wanted]
             if results and not self.dry_run:
@@ -126,10 +133,12 @@ def classify_stored(
     batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
     classifier: Classifier | None = None,
+    stop: Stop | None = None,
 ) -> ClassifySummary:
     """`ssc classify`: the stored packages of these ecosystems (changed ones, or all with every).
 
     Raises QualityGateError (exit 3) when no SPDX list was synced: nothing to decide with.
+    A stop ends it between pages (`stopped` set); the rest is classified by the next run.
     """
     started = time.monotonic()
     classifier = classifier or load_classifier(store)
@@ -143,16 +152,18 @@ def classify_stored(
     eco_of_run = ecosystems[0] if len(ecosystems) == 1 else None
     run_id = None if dry_run else store.start_run(JOB, eco_of_run)
     summary.run_id = run_id
-    batches = _Batches(store, classifier, summary, every, dry_run, progress)
+    batches = _Batches(store, classifier, summary, every, dry_run, progress, stop)
     try:
         for eco in ecosystems:
             batches.run(eco, _pages(store, eco, batch_size))
+            if summary.stopped is not None:
+                break
     except BaseException as exc:
         _abort(store, run_id, exc)
         raise
     summary.elapsed = round(time.monotonic() - started, 3)
     if run_id is not None:
-        store.finish_run(run_id, "ok", summary.as_dict())
+        store.finish_run(run_id, run_status(summary.stopped, []), summary.as_dict())
     return summary
 
 

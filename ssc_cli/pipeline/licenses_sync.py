@@ -19,7 +19,8 @@ from ssc_cli.licenses.classify import Classifier
 from ssc_cli.licenses.index import LicenseIndex
 from ssc_cli.models import Ecosystem
 from ssc_cli.pipeline.classify import classify_stored
-from ssc_cli.pipeline.extract import recorded_run
+from ssc_cli.pipeline.extract import recorded_run, run_status
+from ssc_cli.pipeline.stop import Stop
 
 JOB = "licenses-sync"
 
@@ -40,6 +41,7 @@ class SyncSummary:
     skipped: str | None = None  # "unchanged" when the stored list has the same version
     reclassified: dict[str, Any] | None = None  # the classify summary of the re-run
     elapsed: float = 0.0
+    stopped: str | None = None  # "signal": the reclassification was ended by SIGTERM/SIGINT
     run_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,8 +67,10 @@ async def sync_licenses(
     reclassify: bool = True,
     batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
 ) -> SyncSummary:
-    """Fetch, validate, guard, and write the list if its version changed; then reclassify."""
+    """Fetch, validate, guard, and write the list if its version changed; then reclassify (a
+    stop ends that between pages: `ssc classify` finishes what is classified under the old list)."""
     started = time.monotonic()
     summary = SyncSummary(source=source)
     with recorded_run(store, JOB, None, dry_run=False) as summary.run_id:
@@ -85,15 +89,18 @@ async def sync_licenses(
             summary.written = True
             if reclassify:
                 classifier = Classifier(LicenseIndex(new.records, new.version))
-                summary.reclassified = classify_stored(
+                reclassified = classify_stored(
                     store,
                     list(Ecosystem),
                     every=True,
                     batch_size=batch_size,
                     progress=progress,
                     classifier=classifier,
-                ).as_dict()
+                    stop=stop,
+                )
+                summary.reclassified = reclassified.as_dict()
+                summary.stopped = reclassified.stopped
         summary.elapsed = round(time.monotonic() - started, 3)
         assert summary.run_id is not None
-        store.finish_run(summary.run_id, "ok", summary.as_dict())
+        store.finish_run(summary.run_id, run_status(summary.stopped, []), summary.as_dict())
     return summary
