@@ -89,7 +89,8 @@ def test_honours_retry_after(server: FakeRegistry, tmp_path: Path) -> None:
 def test_timeouts_and_connection_errors_become_registry_unavailable(
     server: FakeRegistry, tmp_path: Path
 ) -> None:
-    server.faults = Faults(rate_timeout=1.0, timeout_seconds=1.0)
+    # The server stalls 5 s, the client gives up after 0.2 s: seconds of margin either way.
+    server.faults = Faults(rate_timeout=1.0, timeout_seconds=5.0)
 
     async def go() -> None:
         async with Http(config(tmp_path, retries=1, timeout=0.2)) as http:

@@ -22,15 +22,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """redis://127.0.0.1:<port>/0 of a private server (never the shared one on 6379)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed; CI must run the queue tests")
-        pytest.skip("redis-server is not installed")
-    workdir: Path = tmp_path_factory.mktemp("redis")
+def _start_redis(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    """A redis-server on a free port, or None when the port was taken meanwhile (xdist workers
+    pick ports at the same time) or it did not come up."""
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -56,20 +50,46 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         while True:
             try:
                 client.ping()
-                break
+                return proc, url
             except redis.ConnectionError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server on port {port} did not start")
+                    _stop(proc)
+                    return None
                 time.sleep(0.05)
-        yield url
     finally:
         client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """redis://127.0.0.1:<port>/0 of a private server (never the shared one on 6379); one per
+    pytest-xdist worker, since each worker is its own session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed; CI must run the queue tests")
+        pytest.skip("redis-server is not installed")
+    workdir: Path = tmp_path_factory.mktemp("redis")
+    for _attempt in range(5):
+        started = _start_redis(binary, workdir)
+        if started is not None:
+            break
+    else:
+        pytest.fail("redis-server did not start on a free loopback port (5 attempts)")
+    proc, url = started
+    try:
+        yield url
+    finally:
+        _stop(proc)
 
 
 @pytest.fixture
@@ -89,7 +109,9 @@ def qssc(ssc: Ssc, redis_client: redis.Redis, redis_server: str) -> Ssc:
     ssc.env.update(
         {
             "SSC_REDIS_URL": redis_server,
-            "SSC_QUEUE_CLAIM_IDLE_MS": "300",
+            # Heart-beats come every third of it: a worker stalled for a second by a loaded
+            # machine still keeps its batch (no test may hang on a margin under 1 s).
+            "SSC_QUEUE_CLAIM_IDLE_MS": "1500",
             "SSC_QUEUE_BLOCK_MS": "100",
             "SSC_HTTP_RETRIES": "1",
         }

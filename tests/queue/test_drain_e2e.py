@@ -189,7 +189,10 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_zero(
     assert redis_client.xinfo_groups(STREAM)[0]["pending"] == 0
     # And a worker idle in XREADGROUP BLOCK stops at once too.
     idle = qssc.popen("drain-queue", "--block-ms", "60000", "--json")
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while not redis_client.xinfo_consumers(STREAM, "extractors"):  # it is in XREADGROUP
+        assert time.monotonic() < deadline and idle.poll() is None
+        time.sleep(0.05)
     started = time.monotonic()
     idle.send_signal(signal.SIGINT)
     out, err = idle.communicate(timeout=30)

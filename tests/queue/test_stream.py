@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,19 +42,29 @@ def _messages(n: int) -> list[ExtractionMessage]:
     return [ExtractionMessage.request(Ecosystem.PYPI, f"p{i}") for i in range(n)]
 
 
+# Claim-idle times: never one a slow machine could outlast between two commands by accident.
+# A consumer that must not claim yet uses NEVER; one that must claim an entry whatever its idle
+# time switches to AT_ONCE (XAUTOCLAIM with min-idle-time 0), so no test waits on a wall clock.
+NEVER, AT_ONCE = 600_000, 0
+
+
+def _claiming_at_once(stream: ExtractionStream) -> ExtractionStream:
+    stream.config = dataclasses.replace(stream.config, claim_idle_ms=AT_ONCE)
+    return stream
+
+
 def test_reclaim_counts_deliveries_and_dead_letters(
     redis_server: str, redis_client: redis.Redis
 ) -> None:
     async def body(make: Callable[..., ExtractionStream]) -> None:
-        a = make("a", claim_idle_ms=50)
-        b = make("b", claim_idle_ms=50)
+        a = make("a", claim_idle_ms=NEVER)
+        b = make("b", claim_idle_ms=NEVER)
         await a.publish(_messages(3))
         first = await a.read(10, 0)
         assert [e.deliveries for e in first] == [1, 1, 1] and not any(e.reclaimed for e in first)
         await a.ack([first[0].id])
         assert await b.read(10, 0) == []  # not idle long enough yet
-        time.sleep(0.1)
-        taken = await b.read(10, 0)
+        taken = await _claiming_at_once(b).read(10, 0)
         assert [e.id for e in taken] == [e.id for e in first[1:]]
         assert all(e.reclaimed and e.deliveries == 2 for e in taken)
         assert not await b.drained()
@@ -70,12 +81,14 @@ def test_reclaim_counts_deliveries_and_dead_letters(
 
 def test_heartbeat_keeps_entries_from_being_claimed(redis_server: str) -> None:
     async def body(make: Callable[..., ExtractionStream]) -> None:
-        a = make("a", claim_idle_ms=150)
-        b = make("b", claim_idle_ms=150)
+        # Without heartbeats the entries would be idle 3 s at the end, over b's 2 s; with one
+        # every second they never are, and each margin is a second wide.
+        a = make("a", claim_idle_ms=NEVER)
+        b = make("b", claim_idle_ms=2_000)
         await a.publish(_messages(2))
         held = await a.read(10, 0)
-        for _ in range(4):
-            time.sleep(0.06)
+        for _ in range(3):
+            time.sleep(1.0)
             await a.heartbeat([e.id for e in held])
         assert await b.read(10, 0) == []
 
@@ -133,15 +146,17 @@ def test_delivery_counts_are_exact_when_the_consumer_holds_many_other_entries(
     redis_server: str,
 ) -> None:
     async def body(make: Callable[..., ExtractionStream]) -> list[int]:
-        a = make("a", claim_idle_ms=50)
-        b = make("b", claim_idle_ms=50)
+        # NEVER while the entries are handed out: under load the loop below can take longer
+        # than any short idle time, and b would reclaim entries early (issue 9, item 8).
+        a = make("a", claim_idle_ms=NEVER)
+        b = make("b", claim_idle_ms=NEVER)
         await a.publish(_messages(200))
         # b holds three of every four entries; a holds the rest and dies.
         for _ in range(50):
             await b.read(3, 0)
             await a.read(1, 0)
-        time.sleep(0.1)
-        taken = await b.read(50, 0)  # a's entries, interleaved with b's own pending ones
+        # a's entries, interleaved with b's own pending ones
+        taken = await _claiming_at_once(b).read(50, 0)
         assert len(taken) == 50 and all(e.reclaimed for e in taken)
         return [e.deliveries for e in taken]
 
@@ -152,12 +167,11 @@ def test_pending_entries_deleted_from_the_stream_become_dead_letters(
     redis_server: str, redis_client: redis.Redis
 ) -> None:
     async def body(make: Callable[..., ExtractionStream]) -> list[str]:
-        a = make("a", claim_idle_ms=50)
+        a = make("a", claim_idle_ms=NEVER)
         await a.publish(_messages(3))
         held = await a.read(3, 0)
         redis_client.xdel(STREAM, held[0].id)
-        time.sleep(0.1)
-        again = await make("b", claim_idle_ms=50).read(10, 0)
+        again = await make("b", claim_idle_ms=AT_ONCE).read(10, 0)
         return [e.id for e in again]
 
     survivors = _with_streams(redis_server, body)
