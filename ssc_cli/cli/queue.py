@@ -187,21 +187,32 @@ def retry_dead_command(
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Move at most N dead letters.")
     ] = None,
+    include_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--include-invalid",
+            help="Also move letters rejected as invalid (bad JSON or fields, unsupported type).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Move dead letters back onto the stream (after fixing what failed them)."""
+    """Move failed dead letters back onto the stream (after fixing what failed them)."""
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
 
-        async def main() -> tuple[int, int]:
+        async def main() -> tuple[int, dict[str, int]]:
             async with open_stream(settings) as stream:
                 await stream.ensure_group()
-                return await stream.retry_dead(limit)
+                return await stream.retry_dead(limit, include_invalid=include_invalid)
 
-        moved, kept = asyncio.run(main())
-    data = {"moved": moved, "kept": kept}
-    emit_summary(
-        ctx, "queue retry-dead", data, f"{moved} moved back, {kept} kept (no data to retry)"
-    )
+        moved, kept_reasons = asyncio.run(main())
+    kept = sum(kept_reasons.values())
+    data = {"moved": moved, "kept": kept, "kept_reasons": kept_reasons}
+    line = f"{moved} moved back, {kept} kept"
+    if kept_reasons:
+        line += " (" + ", ".join(f"{n} {r}" for r, n in kept_reasons.items()) + ")"
+    if not include_invalid and set(kept_reasons) - {"no_data", "trimmed"}:
+        line += "; --include-invalid moves the invalid ones too"
+    emit_summary(ctx, "queue retry-dead", data, line)

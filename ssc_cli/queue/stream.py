@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import redis
 import redis.asyncio
 
 from ssc_cli.errors import QueueUnavailable
-from ssc_cli.queue.message import TRIMMED, ExtractionMessage
+from ssc_cli.queue.message import FAILED, TRIMMED, ExtractionMessage
 from ssc_cli.settings import Settings
 
 _PIPELINE_CHUNK = 1_000  # commands per round trip when publishing or moving dead letters
@@ -383,16 +384,21 @@ class ExtractionStream:
                 )
         return out
 
-    async def retry_dead(self, limit: int | None = None) -> tuple[int, int]:
-        """Move dead letters back to the stream (data only, as a producer sent it); (moved, kept)."""
+    async def retry_dead(
+        self, limit: int | None = None, *, include_invalid: bool = False
+    ) -> tuple[int, dict[str, int]]:
+        """Move retryable dead letters back to the stream (data only, as a producer sent it):
+        those that failed (or carry no reason, as older ones), and with include_invalid those
+        rejected as invalid too. (moved, kept per reason); letters without data always stay."""
         cfg = self.config
-        moved = kept = 0
+        moved = 0
+        kept: Counter[str] = Counter()
         start = "-"
         with _redis_errors("moving dead letters"):
             # Only the letters there now: ones dead-lettered again meanwhile wait for the next run.
             newest: Any = await self.client.xrevrange(cfg.dead_letters, count=1)
             if not newest:
-                return 0, 0
+                return 0, {}
             end = str(newest[0][0])
             while limit is None or moved < limit:
                 batch: Any = await self.client.xrange(
@@ -404,12 +410,17 @@ class ExtractionStream:
                     for entry_id, fields in batch:
                         if limit is not None and moved >= limit:
                             break
+                        reason = fields.get("reason") or FAILED
                         if not fields.get("data"):
-                            kept += 1  # an entry without data cannot succeed however often retried
+                            # An entry without data cannot succeed however often retried.
+                            kept[reason if reason == TRIMMED else "no_data"] += 1
+                            continue
+                        if reason != FAILED and not include_invalid:
+                            kept[reason] += 1  # the same message would be rejected again
                             continue
                         pipe.xadd(cfg.stream, {"data": fields["data"]})
                         pipe.xdel(cfg.dead_letters, entry_id)
                         moved += 1
                     await pipe.execute()
                 start = _successor(str(batch[-1][0]))
-        return moved, kept
+        return moved, dict(sorted(kept.items()))

@@ -103,13 +103,28 @@ def test_poison_messages_are_dead_lettered_after_their_attempts(
     assert redis_client.xinfo_groups(STREAM)[0]["pending"] == 0
     stats = qssc.json("queue", "stats")
     assert stats["dead_letter_length"] == 5 and stats["groups"][0]["pending"] == 0
-    # Once the registry is fixed, retry-dead puts the retryable ones back and they succeed.
+    # Once the registry is fixed, retry-dead puts the failed one back and it succeeds; the
+    # invalid ones stay, since they would only be rejected again.
     fake_registry.faults = Faults()
     moved = qssc.json("queue", "retry-dead")
-    assert moved == {"moved": 4, "kept": 1}  # the entry without data cannot be retried
+    assert moved == {
+        "moved": 1,
+        "kept": 4,
+        "kept_reasons": {
+            "invalid_json": 1,
+            "invalid_message": 1,
+            "no_data": 1,
+            "unsupported_type": 1,
+        },
+    }
     retried = qssc.json("drain-queue", "--until-empty", "--no-follow-deps")
     assert retried["successful"] == 1 and retried["extracted"] == 1
-    assert retried["dead_lettered"] == 3  # still invalid: back in the dead-letter stream
+    assert retried["dead_lettered"] == 0
+    # --include-invalid moves the rest that has data; they come back as dead letters.
+    forced = qssc.json("queue", "retry-dead", "--include-invalid")
+    assert forced == {"moved": 3, "kept": 1, "kept_reasons": {"no_data": 1}}
+    again = qssc.json("drain-queue", "--until-empty", "--no-follow-deps")
+    assert again["dead_lettered"] == 3  # still invalid: back in the dead-letter stream
     reasons = sorted(letter["reason"] for letter in _dead(redis_client))
     assert reasons == ["invalid_json", "invalid_message", "no_data", "unsupported_type"]
 

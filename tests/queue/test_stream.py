@@ -128,13 +128,17 @@ def test_publish_caps_with_maxlen_and_discovery_is_deduplicated(
 
 def test_retry_dead_moves_data_back(redis_server: str, redis_client: redis.Redis) -> None:
     redis_client.xadd(DLQ, {"data": '{"node_type": "PyPIPackage", "package": "a"}', "error": "x"})
-    redis_client.xadd(DLQ, {"data": "", "fields": "{}", "error": "no data"})
-    redis_client.xadd(DLQ, {"data": '{"node_type": "PyPIPackage", "package": "b"}', "error": "x"})
+    redis_client.xadd(DLQ, {"data": "", "fields": "{}", "error": "no data", "reason": "no_data"})
+    redis_client.xadd(
+        DLQ,
+        {"data": '{"node_type": "PyPIPackage", "package": "b"}', "error": "x", "reason": "failed"},
+    )
 
-    async def body(make: Callable[..., ExtractionStream]) -> tuple[int, int]:
+    async def body(make: Callable[..., ExtractionStream]) -> tuple[int, dict[str, int]]:
         return await make("a").retry_dead()
 
-    assert _with_streams(redis_server, body) == (2, 1)
+    # A letter without a reason (an older one) counts as failed: retryable.
+    assert _with_streams(redis_server, body) == (2, {"no_data": 1})
     assert [f["data"] for _i, f in redis_client.xrange(STREAM)] == [
         '{"node_type": "PyPIPackage", "package": "a"}',
         '{"node_type": "PyPIPackage", "package": "b"}',
