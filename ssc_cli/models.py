@@ -300,6 +300,10 @@ class PackageLicenseInput:
     digest: str | None = None  # of the signals the stored verdict was computed from
     list_version: str | None = None
     oss_status: str | None = None
+    cursor: str = ""  # where the next page starts (the store's keyset; the purl by default)
+
+    def __post_init__(self) -> None:
+        self.cursor = self.cursor or self.purl
 
 
 @dataclass(slots=True)

@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     # size of classification.
     spdx_url: str = "https://spdx.org/licenses/"
     spdx_min_ratio: float = Field(0.9, ge=0.0, le=1.0)
-    classify_batch_size: int = Field(1000, ge=1, le=100_000)
+    classify_batch_size: int = Field(2000, ge=1, le=100_000)
 
     # What gets extracted.
     dependency_kinds: str = "runtime"

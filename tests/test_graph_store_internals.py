@@ -125,6 +125,8 @@ def test_sqlite_schema_matches_documented_tables(tmp_path: Path) -> None:
         "licenses",
         "license_exceptions",
         "license_list",
+        "package_licenses",
+        "version_licenses",
     }
 
 

@@ -161,8 +161,9 @@ class GraphStore(Protocol):
         limit: int = 1000,
         since: str | None = None,
     ) -> list[PackageLicenseInput]:
-        """A page of extracted packages (purl > after, by purl) with their versions' signals;
-        `since`: only those written (moment) at or after that ISO time."""
+        """A page of extracted packages with their versions' signals, from `after` (the last
+        page's last `cursor`; by purl) on; `since`: only those written (moment) at or after
+        that ISO time (the store may page them in another order)."""
         ...
 
     def license_inputs_of(

@@ -21,7 +21,13 @@ from ssc_cli.graph.interface import (
     version_export,
     version_serials,
 )
-from ssc_cli.graph.sqlite_licenses import SqliteLicenses, license_row, migrate_licenses
+from ssc_cli.graph.sqlite_licenses import (
+    PACKAGE_LICENSES,
+    VERSION_LICENSES,
+    SqliteLicenses,
+    license_row,
+    migrate_licenses,
+)
 from ssc_cli.graph.sqlite_parents import SqliteParentLinks
 from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
@@ -387,13 +393,15 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses):
 
     @reading_rows
     def export(self, ecosystem: Ecosystem | None = None) -> Iterator[dict[str, Any]]:
-        where, args = ("WHERE ecosystem = ?", (ecosystem.value,)) if ecosystem else ("", ())
-        for row in self._db.execute(f"SELECT * FROM packages {where} ORDER BY purl", args):
+        where, args = ("WHERE p.ecosystem = ?", (ecosystem.value,)) if ecosystem else ("", ())
+        for row in self._db.execute(
+            f"SELECT p.*, {PACKAGE_LICENSES} {where} ORDER BY p.purl", args
+        ):
             yield package_export(_package_row(row))
         vwhere = "WHERE p.ecosystem = ?" if ecosystem else ""
         for row in self._db.execute(
-            f"""SELECT v.* FROM versions v JOIN packages p ON p.purl = v.package_purl {vwhere}
-                ORDER BY v.purl""",
+            f"""SELECT v.*, {VERSION_LICENSES} JOIN packages p ON p.purl = v.package_purl
+                {vwhere} ORDER BY v.purl""",
             args,
         ):
             yield version_export(_version_row(row))
@@ -408,7 +416,9 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses):
     @reading
     def show(self, ecosystem: Ecosystem, name: str) -> dict[str, Any] | None:
         purl = ecosystem.purl(ecosystem.normalize_name(name))
-        row = self._db.execute("SELECT * FROM packages WHERE purl = ?", (purl,)).fetchone()
+        row = self._db.execute(
+            f"SELECT p.*, {PACKAGE_LICENSES} WHERE p.purl = ?", (purl,)
+        ).fetchone()
         if row is None:
             return None
         package = package_export(_package_row(row))
@@ -416,7 +426,9 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses):
         package["last_error"] = row["last_error"]
         versions = []
         for vrow in self._db.execute(
-            "SELECT * FROM versions WHERE package_purl = ? ORDER BY serial_number, name", (purl,)
+            f"""SELECT v.*, {VERSION_LICENSES} WHERE v.package_purl = ?
+                ORDER BY v.serial_number, v.name""",
+            (purl,),
         ):
             version = version_export(_version_row(vrow))
             version["requires"] = [

@@ -9,7 +9,6 @@ share the package's and carry none.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import OrderedDict
 
 from ssc_cli.licenses import signals
@@ -32,13 +31,14 @@ def has_signals(stored: str | None) -> bool:
 
 def signals_digest(package: PackageLicenseInput) -> str:
     """Of everything the verdicts are computed from: changes when any signal or the order does."""
-    parts: list[object] = [package.licenses or ""]
+    # Unit and record separators cannot occur unescaped in the stored JSON texts.
+    parts = [package.licenses or ""]
     parts.extend(
-        [v.name, v.serial_number, v.yanked, v.licenses]
+        f"{v.name}\x1f{v.serial_number}\x1f{int(v.yanked)}\x1f{v.licenses}"
         for v in sorted(package.versions, key=lambda v: v.purl)
         if has_signals(v.licenses)
     )
-    text = json.dumps(parts, separators=(",", ":"))
+    text = "\x1e".join(parts)
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
@@ -75,13 +75,19 @@ class PackageClassifier:
 
     def chosen(self, package: PackageLicenseInput) -> VersionLicenseInput | None:
         """The version whose signals decide the package (None: use the package's own)."""
-        with_signals = [v for v in package.versions if has_signals(v.licenses)]
-        if not with_signals:
-            return None
-        released = [v for v in with_signals if not v.yanked]
-        stable = [v for v in released if not self._is_prerelease(v.name)]
-        pool = stable or released or with_signals
-        return max(pool, key=lambda v: (v.serial_number, v.name))
+        best: tuple[int, int, str] | None = None
+        chosen: VersionLicenseInput | None = None
+        for version in package.versions:
+            if not version.licenses or version.licenses == "{}":
+                continue
+            # Rank: stable and released first, then released, then anything; newest within.
+            rank = 2 if not version.yanked else 0
+            if rank and not self._is_prerelease(version.name):
+                rank = 3
+            key = (rank, version.serial_number, version.name)
+            if best is None or key > best:
+                best, chosen = key, version
+        return chosen
 
     def classify(self, package: PackageLicenseInput) -> Classification:
         chosen = self.chosen(package)

@@ -114,7 +114,7 @@ def _pages(
             yield page
         if len(page) < batch_size:
             return
-        after = page[-1].purl
+        after = page[-1].cursor
 
 
 def _name_pages(

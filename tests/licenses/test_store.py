@@ -101,6 +101,14 @@ def test_inputs_page_by_purl_with_versions_and_since(store: GraphStore) -> None:
     assert first[0].licenses == '{"license":"ISC"}' and first[0].oss_status is None
     assert store.license_inputs(NPM, since="2999-01-01T00:00:00+00:00") == []
     assert len(store.license_inputs(NPM, since="2000-01-01T00:00:00+00:00")) == 5
+    seen, after = [], ""
+    while True:  # pages of what was written since, each starting at the last one's cursor
+        page = store.license_inputs(NPM, after=after, limit=2, since="2000-01-01T00:00:00+00:00")
+        seen += [p.name for p in page]
+        if len(page) < 2:
+            break
+        after = page[-1].cursor
+    assert sorted(seen) == [f"p{i}" for i in range(5)]
     assert [p.name for p in store.license_inputs_of(NPM, ["p4", "p1", "nope"])] == ["p1", "p4"]
 
 
@@ -179,23 +187,28 @@ def test_export_is_the_same_from_every_store(
     assert exports[0] == exports[1]
 
 
-def test_an_older_sqlite_graph_gains_the_columns(tmp_path: Path) -> None:
+def test_an_older_sqlite_graph_gains_the_licence_tables(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     old = sqlite3.connect(path)
     from ssc_cli.graph.sqlite_schema import SCHEMA
 
     old.executescript(SCHEMA)  # what an ssc before licences created
     old.execute(
-        "INSERT INTO packages (purl, ecosystem, name, status) VALUES ('pkg:npm/x', 'npm', 'x', 'extracted')"
+        "INSERT INTO packages (purl, ecosystem, name, status, licenses) "
+        """VALUES ('pkg:npm/x', 'npm', 'x', 'extracted', '{"license":"MIT"}')"""
     )
     old.commit()
     old.close()
     store = SqliteStore(path)
     store.migrate()
     store.migrate()  # idempotent
-    columns = {row[1] for row in store._db.execute("PRAGMA table_info(packages)")}
-    assert {"license_expression", "oss_status", "license_digest", "classified_at"} <= columns
-    assert store.license_inputs(NPM)[0].name == "x"
-    with pytest.raises(Exception, match="CHECK constraint"):
-        store._db.execute("UPDATE packages SET oss_status = 'maybe'")
+    tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"licenses", "package_licenses", "version_licenses", "license_list"} <= tables
+    [x] = store.license_inputs(NPM)
+    assert (x.name, x.licenses, x.oss_status) == ("x", '{"license":"MIT"}', None)
+    verdict = Verdict("open_source", "spdx-osi", "MIT", "MIT", ("MIT",))
+    store.write_classifications(NPM, [Classification(x.purl, verdict, "d")], "3.28.0")
+    assert of_type(store, "package")[0]["oss_status"] == "open_source"
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint"):
+        store._db.execute("UPDATE package_licenses SET oss_status = 'maybe'")
     store.close()
