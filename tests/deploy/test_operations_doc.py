@@ -1,0 +1,226 @@
+"""docs/operations.md, tried as a new operator would: every runbook block run in order, as one
+shell session, with the embedded default, fake registries on 127.0.0.1 and a private Redis."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import REPO, Ssc, require_real_fixtures
+from tests.deploy.manifests import KUBERNETES, documents, render
+from tests.deploy.runbook import OPERATIONS, Block, blocks, ssc_args
+from tests.fakeregistry import cargo, nuget, pypi, rubygems
+from tests.fakeregistry.maven import MavenApp
+from tests.fakeregistry.npm import NpmApp
+from tests.fakeregistry.server import FakeRegistry
+from tests.fakeregistry.spdx import SpdxApp
+from tests.licenses.spdx_data import write_list
+from tests.queue.conftest import redis_client, redis_server  # noqa: F401 (fixtures)
+
+RUNBOOK = [b for b in blocks() if b.kind == "runbook"]
+STATIC = [b for b in blocks() if b.kind == "static"]
+
+# A small PyPI whose names read like the real one's.
+_PROJECTS = {
+    "requests": [
+        "urllib3>=1.21.1,<3",
+        "idna>=2.5,<4",
+        "certifi>=2017.4.17",
+        "charset-normalizer>=2,<4",
+    ],
+    "urllib3": [],
+    "idna": [],
+    "certifi": [],
+    "charset-normalizer": [],
+    "pysocks": [],
+}
+
+
+def _registries(fake_registry: FakeRegistry, spdx_folder: Path) -> None:
+    app = pypi.PyPIApp()
+    for name, requires in _PROJECTS.items():
+        app.add(name, repository=f"https://github.com/example/{name}")
+        for version in ("1.0.0", "2.0.0"):
+            app.release(
+                name, version, requires_dist=requires, wheel_modules=[f"{name}/__init__.py"]
+            )
+    fake_registry.mount("pypi", app)
+    NpmApp.synthetic(3).mount(fake_registry)
+    fake_registry.mount("maven", MavenApp.synthetic(3))
+    fake_registry.mount("nuget", nuget.synthetic(8, page_size=10, commit_size=4))
+    cargo.CargoApp.synthetic(3).mount_on(fake_registry)
+    fake_registry.mount("rubygems", rubygems.synthetic(3))
+    fake_registry.mount("spdx", SpdxApp(write_list(spdx_folder)))
+
+
+def _operator(
+    ssc: Ssc, fake_registry: FakeRegistry, redis_url: str, tmp_path: Path
+) -> dict[str, str]:
+    """The operator's shell: ssc on PATH (this checkout), settings only where a machine differs
+    from production (registry URLs, directories, Redis); the graph at its default place."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "ssc"
+    shim.write_text(f'#!/bin/sh\nexec {sys.executable} -m ssc_cli "$@"\n')
+    shim.chmod(0o755)
+    env = ssc.environment({"SSC_GRAPH_URI": None})
+    env.update(
+        {
+            "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(tmp_path / "home"),
+            "SSC_DATA_DIR": str(tmp_path / "var-lib-ssc"),
+            "SSC_CACHE_DIR": str(tmp_path / "var-cache-ssc"),
+            "SSC_REDIS_URL": redis_url,
+            "SSC_SPDX_URL": fake_registry.url("spdx") + "/",
+            "SSC_QUEUE_BLOCK_MS": "100",
+        }
+    )
+    Path(env["HOME"]).mkdir()
+    return env
+
+
+def _script(runbook: list[Block]) -> str:
+    """One shell session: stop at the first failing command, say which block it was in."""
+    parts = ["set -euo pipefail"]
+    for block in runbook:
+        parts.append(f"echo '>>> docs/operations.md:{block.line}' >&2")
+        parts.append(block.text)
+    return "\n".join(parts) + "\n"
+
+
+@pytest.mark.slow
+def test_the_runbook_works_step_by_step(
+    ssc: Ssc,
+    fake_registry: FakeRegistry,
+    redis_server: str,  # noqa: F811
+    redis_client: redis.Redis,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    require_real_fixtures("spdx")
+    _registries(fake_registry, tmp_path / "spdx")
+    env = _operator(ssc, fake_registry, redis_server, tmp_path)
+    # A dead letter for section 6 to find: the request the operator's enqueue would make, for
+    # a package the registry does not have, already tried SSC_QUEUE_MAX_ATTEMPTS times.
+    message = {"node_type": "PyPIPackage", "package": "no-such-project", "refresh": False}
+    redis_client.xadd(
+        "package-extraction-dlq",
+        {"data": json.dumps(message), "reason": "failed", "error": "404", "attempts": "3"},
+    )
+    result = subprocess.run(
+        ["bash", "-c", _script(RUNBOOK)],
+        cwd=env["HOME"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"{result.stderr[-6000:]}\n--- stdout\n{result.stdout[-3000:]}"
+    # What the steps left behind, checked as the operator would look at it.
+    data = Path(env["SSC_DATA_DIR"])
+    graph = sqlite3.connect(data / "graph.sqlite")
+    try:
+        tables = {r[0] for r in graph.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "cursors" in tables  # section 7 reads it by name
+    finally:
+        graph.close()
+    backup = Path(env["HOME"]) / "ssc" / "backups" / "graph.sqlite"
+    assert "ok" in result.stdout.splitlines()  # PRAGMA integrity_check of the backup
+    export = subprocess.run(
+        [sys.executable, "-m", "ssc_cli", "graph", "export"],
+        env=env, capture_output=True, text=True, check=True, cwd=env["HOME"],
+    ).stdout  # fmt: skip
+    names = {json.loads(line).get("purl") for line in export.splitlines()}
+    for name in ("requests", "idna", "certifi"):
+        assert f"pkg:pypi/{name}" in names, name
+    assert any(str(n).startswith("pkg:nuget/") for n in names)
+    backed_up = subprocess.run(
+        [sys.executable, "-m", "ssc_cli", "graph", "export"],
+        env={**env, "SSC_GRAPH_URI": f"sqlite:///{backup}"},
+        capture_output=True, text=True, check=True, cwd=env["HOME"],
+    ).stdout  # fmt: skip
+    assert backed_up == export  # the backup is the whole graph
+    # The dead letter was listed, moved back to the stream and drained.
+    assert "dead letters package-extraction-dlq: 1 entries" in result.stdout
+    assert "queue retry-dead: 1 moved back, 0 kept" in result.stderr + result.stdout
+    assert redis_client.xlen("package-extraction-dlq") == 0
+
+
+def test_the_runbook_is_in_an_order_an_operator_can_follow() -> None:
+    assert len(RUNBOOK) >= 8
+    # Settings first (no ssc command in the first block), then doctor before anything else.
+    assert all(ssc_args(words) is None for words in RUNBOOK[0].commands())
+    first_ssc = next(a for b in RUNBOOK for c in b.commands() if (a := ssc_args(c)) is not None)
+    assert first_ssc[0] == "doctor"
+
+
+def _every_ssc_command() -> list[list[str]]:
+    seen: dict[str, list[str]] = {}
+    for block in blocks():
+        for words in block.commands():
+            args = ssc_args(words)
+            if args is not None:
+                seen.setdefault(" ".join(args), args)
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("args", _every_ssc_command(), ids=" ".join)
+def test_every_ssc_command_of_the_page_exists(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ssc_cli", *args, "--help"],
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_static_blocks_name_what_exists() -> None:
+    """Commands that need root, a cluster or a daemon: the files, kustomizations, objects and
+    keys they name are the repository's."""
+    cronjobs = {
+        o["metadata"]["name"]
+        for d in ("embedded", "production")
+        for o in render(KUBERNETES / d)
+        if o["kind"] == "CronJob"
+    }
+    (example,) = documents(KUBERNETES / "base" / "secret.example.yaml")
+    kinds = set()
+    for block in STATIC:
+        for words in block.commands():
+            tool = words[1] if words[0] == "sudo" else words[0]
+            kinds.add(tool)
+            if tool == "kubectl":
+                if "-k" in words:
+                    target = REPO / words[words.index("-k") + 1]
+                    assert (target / "kustomization.yaml").is_file(), words
+                    render(target)
+                for word in words:
+                    if word.startswith("--from=cronjob/"):
+                        assert word.split("/", 1)[1] in cronjobs, word
+                    if word.startswith("cronjob/") or word.startswith("ssc-ingest-"):
+                        assert word.removeprefix("cronjob/") in cronjobs, word
+                if words[1:4] == ["-n", "ssc", "create"] and "secret" in words:
+                    name = words[words.index("generic") + 1]
+                    key = next(w for w in words if w.startswith("--from-file="))
+                    assert name == example["metadata"]["name"]
+                    assert key.split("=")[1] in example["stringData"]
+            if tool == "docker" and words[1] in ("build", "run"):
+                assert any(w.startswith("ssc:") for w in words), words
+            if tool == "crontab":
+                assert (REPO / words[-1]).is_file()
+    assert {"kubectl", "docker", "crontab"} <= kinds
+    image = documents(KUBERNETES / "production" / "kustomization.yaml")[0]["images"][0]
+    assert f"{image['newName']}:{image['newTag']}" in OPERATIONS.read_text()
+
+
+def test_every_exit_code_has_a_row() -> None:
+    text = OPERATIONS.read_text()
+    for code in ("0", "1", "2", "3", "4", "5", "75", "130 / 143"):
+        assert f"\n| {code} |" in text, code
