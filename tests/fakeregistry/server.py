@@ -112,9 +112,20 @@ class _Server(ThreadingHTTPServer):
 class FakeRegistry:
     """The server: start() in a thread, mount apps, point ssc at url(prefix)."""
 
-    def __init__(self, *, latency: float = 0.0, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        faults: Faults | None = None,
+        latency_max: float | None = None,
+        keep_log: bool = True,
+    ) -> None:
         self.apps: dict[str, App] = {}
         self.latency = latency
+        # With latency_max, each request waits uniformly between latency and latency_max.
+        self.latency_max = latency_max
+        # Off for long benchmarks: the log would hold one tuple per request.
+        self.keep_log = keep_log
         self.faults = faults or Faults()
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         self.in_flight = 0
@@ -170,6 +181,8 @@ class FakeRegistry:
             self.log.clear()
 
     def _record(self, method: str, path: str, status: int) -> None:
+        if not self.keep_log:
+            return
         with self._log_lock:
             self.log.append((method, path, status))
 
@@ -205,7 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_counted(self, method: str) -> None:
         owner = self.owner
-        if owner.latency:
+        if owner.latency_max is not None:
+            time.sleep(random.uniform(owner.latency, owner.latency_max))
+        elif owner.latency:
             time.sleep(owner.latency)
         parts = urlsplit(self.path)
         fault = owner.faults.draw(parts.path)
