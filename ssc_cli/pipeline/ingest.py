@@ -16,6 +16,9 @@ from ssc_cli.pipeline.stop import Stop
 from ssc_cli.registries.interface import Registry
 
 _LISTING_CHUNK = 500
+# `seen` is pruned of the names the graph holds once it grows past this: a run's memory then
+# follows its packages in flight, not the listing (npm lists 3 million names; issue 16).
+_SEEN_PRUNE_AT = 50_000
 
 
 @dataclass
@@ -58,14 +61,26 @@ class _Names:
     """Where the next name comes from: discovered dependencies and pending ones, then the listing."""
 
     def __init__(
-        self, extraction: Extraction, listing: AsyncIterator[str], summary: IngestSummary
+        self,
+        extraction: Extraction,
+        listing: AsyncIterator[str],
+        summary: IngestSummary,
+        *,
+        track_listing: bool = True,
     ) -> None:
         self.extraction = extraction
         self.listing = listing
         self.summary = summary
         self.priority: deque[str] = deque()
         self.fresh: deque[str] = deque()
+        # Names queued in this run and not yet known to the graph as extracted. Listings name
+        # each package once; the set keeps a listed name from being queued again when it is
+        # also discovered as a dependency before its batch is written. Without fetches
+        # (--enqueue) listed names need no tracking: only prioritised ones are kept.
         self.seen: set[str] = set()
+        self.track_listing = track_listing
+        self.discovered = 0
+        self._prune_at = _SEEN_PRUNE_AT
         self.listing_done = False
 
     def prioritise(self, names: list[str]) -> None:
@@ -73,6 +88,19 @@ class _Names:
             if name not in self.seen:
                 self.seen.add(name)
                 self.priority.append(name)
+                self.discovered += 1
+        if len(self.seen) > self._prune_at:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Forget names the graph now holds as extracted: the store check covers them."""
+        eco = self.extraction.registry.ecosystem
+        names = list(self.seen)
+        for start in range(0, len(names), _LISTING_CHUNK):
+            chunk = names[start : start + _LISTING_CHUNK]
+            statuses = self.extraction.store.statuses(eco, chunk)
+            self.seen.difference_update(n for n in chunk if statuses.get(n) == EXTRACTED)
+        self._prune_at = max(_SEEN_PRUNE_AT, 2 * len(self.seen))
 
     async def next(self) -> str | None:
         if self.priority:
@@ -88,12 +116,15 @@ class _Names:
             self.summary.total_in_registry += 1
             name = eco.normalize_name(raw)
             if name and name not in self.seen:
-                self.seen.add(name)
+                if self.track_listing:
+                    self.seen.add(name)
                 chunk.append(name)
             if len(chunk) >= _LISTING_CHUNK:
                 break
         else:
             self.listing_done = True
+        if len(self.seen) > self._prune_at:
+            self._prune()
         statuses = self.extraction.store.statuses(eco, chunk) if chunk else {}
         for name in chunk:
             if statuses.get(name) == EXTRACTED:
@@ -165,9 +196,9 @@ async def _ingest(
             summary.new_packages_ingested += 1
             if options.follow_deps:
                 found = extraction.unextracted(extraction.dependencies(outcome.record))
-                before = len(names.seen)
+                before = names.discovered
                 names.prioritise(found)
-                summary.dependencies_discovered += len(names.seen) - before
+                summary.dependencies_discovered += names.discovered - before
         extraction.settle(outcome)
 
     completed = False
@@ -243,7 +274,7 @@ async def publish_new(
     counts = IngestSummary()
     extraction = Extraction(registry, store, dry_run=True)
     listing = _iterate(options.names) if options.names is not None else registry.list_names()
-    names = _Names(extraction, listing, counts)
+    names = _Names(extraction, listing, counts, track_listing=False)
     if options.names is None:
         names.prioritise(store.pending(registry.ecosystem))
     summary = PublishSummary()

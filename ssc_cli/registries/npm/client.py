@@ -104,19 +104,27 @@ class NPMRegistry:
     # -- enumeration ----------------------------------------------------------------------
 
     async def list_names(self) -> AsyncIterator[str]:
-        """Every live package id in the feed, replayed from 0, each once."""
+        """Every live package id in the feed, replayed from 0: each once, but for one that changed
+        while the listing ran, which may come again from its new row (the ingest dedupes it)."""
         # The cursor a first update starts from is the head *before* the listing: a package
         # fetched while later pages are still read can change again, and its row then moves
         # past ids already yielded. Replaying from here catches it; the rev check keeps the
         # replay of rows the ingest already saw cheap.
         head = await self.update_seq()
         self._listing_seq = None
-        seen: set[str] = set()
+        # CouchDB keeps one row per document, at its latest change: rows up to head name each
+        # package once, so only the rows that moved past head while the listing ran (few) need
+        # remembering. No set of every name: npm lists millions (issue 16).
+        moved: set[str] = set()
         async for page in self._feed(0, head, to_tail=True):
             for row in page.rows:
-                if row.is_package and not row.deleted and row.id not in seen:
-                    seen.add(row.id)
-                    yield row.id
+                if not row.is_package or row.deleted:
+                    continue
+                if row.seq > head:
+                    if row.id in moved:
+                        continue
+                    moved.add(row.id)
+                yield row.id
         self._listing_seq = head
 
     def listing_cursor(self) -> dict[str, Any] | None:
