@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections import Counter
 from datetime import datetime
 from urllib.parse import parse_qs, unquote
@@ -44,15 +45,18 @@ def _digest(*parts: object) -> str:
 
 
 class _Counted:
-    """Request counts by kind, thread-safe."""
+    """Request counts by kind, thread-safe; with `stamps` on, the time of each request too."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.stamps: list[tuple[float, str]] | None = None
         self._lock = threading.Lock()
 
     def count(self, kind: str) -> None:
         with self._lock:
             self.counts[kind] += 1
+            if self.stamps is not None:
+                self.stamps.append((time.monotonic(), kind))
 
 
 # -- PyPI ---------------------------------------------------------------------------------
