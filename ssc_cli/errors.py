@@ -60,6 +60,14 @@ class PayloadTooLarge(RegistryError):
     """A response exceeded the configured size cap."""
 
 
+class UrlRefused(RegistryError):
+    """A URL (from a payload, or a redirect) points where ssc may not connect; never fetched."""
+
+    def __init__(self, message: str, *, url: str, reason: str) -> None:
+        super().__init__(message, url=url)
+        self.reason = reason
+
+
 class GraphUnavailable(SscError):
     """The graph store cannot be reached or refused the write."""
 

@@ -22,20 +22,25 @@ from urllib.parse import urlsplit
 import diskcache
 import httpx
 
+from ssc_cli.egress import DEFAULT_PORTS, EgressPolicy, Rule, Target
 from ssc_cli.errors import (
     HttpStatusError,
     MalformedPayload,
     PayloadTooLarge,
+    RegistryError,
     RegistryUnavailable,
     RetriesExhausted,
+    UrlRefused,
 )
-from ssc_cli.settings import Settings
+from ssc_cli.settings import Settings, redact_url
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
 _RETRY_AFTER_CAP = 300.0
 
 
@@ -69,6 +74,7 @@ class HttpCounters:
     retries: int = 0
     not_modified: int = 0
     bytes: int = 0
+    refused: int = 0  # URLs (or redirect targets) outside the egress policy, never fetched
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -138,6 +144,8 @@ class HttpConfig:
     default_limits: HostLimits = field(default_factory=lambda: HostLimits(None, 8))
     # (user, password) per host (netloc), sent as Basic auth: never part of a URL.
     credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Where requests may go (ssc_cli/egress.py); None only for configs built by hand in tests.
+    egress: EgressPolicy | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, concurrency: int | None = None) -> HttpConfig:
@@ -154,6 +162,10 @@ class HttpConfig:
             concurrency_override=concurrency,
             cache_dir=settings.cache_dir / "http",
             credentials=settings.registry_credentials,
+            egress=EgressPolicy.build(
+                (target_of(url) for url in settings.url_settings.values()),
+                settings.allowed_hosts,
+            ),
         )
 
 
@@ -170,10 +182,12 @@ class Http:
             if config.cache_dir is not None
             else None
         )
+        self.refusals: list[tuple[str, str]] = []  # (redacted URL, reason), for the run
         self._client = httpx.AsyncClient(
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip"},
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
-            follow_redirects=True,
+            # Redirects are followed by _send, one checked hop at a time.
+            follow_redirects=False,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
         )
 
@@ -187,6 +201,40 @@ class Http:
         await self._client.aclose()
         if self._cache is not None:
             self._cache.close()
+
+    # -- where requests may go -------------------------------------------------------------
+
+    def allow(self, url: str) -> None:
+        """Let requests reach the host of a URL the operator gave explicitly (a command argument)."""
+        if self.config.egress is not None:
+            target = target_of(url)
+            rules = (*self.config.egress.rules, Rule(target.host, target.port))
+            self.config.egress = EgressPolicy(rules, self.config.egress.setting)
+
+    def check(self, url: str, *, via: str | None = None) -> None:
+        """Raise UrlRefused, counted and remembered, when url is outside the egress policy."""
+        policy = self.config.egress
+        if policy is None:
+            return
+        try:
+            reason = policy.refusal(target_of(url))
+        except ValueError as exc:
+            reason = f"unparseable URL ({exc})"
+        if reason is None:
+            return
+        shown = redact_url(url)
+        self.counters.refused += 1
+        self.refusals.append((shown, reason))
+        log.warning(
+            "refused %s%s: %s", shown, f" (redirect from {redact_url(via)})" if via else "", reason
+        )
+        prefix = f"{redact_url(via)}: redirect to {shown}" if via else shown
+        raise UrlRefused(
+            f"{prefix} refused, never fetched: {reason}; if that host is legitimate, add it "
+            f"to {policy.setting}",
+            url=shown,
+            reason=reason,
+        )
 
     # -- limits ---------------------------------------------------------------------------
 
@@ -364,6 +412,41 @@ class Http:
         *,
         sink: Path | None = None,
     ) -> HttpResponse:
+        """One request, its redirects followed hop by hop, each hop checked before it is sent."""
+        self.check(url)
+        current, via = url, None
+        for _ in range(MAX_REDIRECTS + 1):
+            if via is not None:
+                self.check(current, via=via)
+            response = await self._send_one(method, current, headers, max_bytes, sink)
+            location = response.headers.get("location")
+            if response.status not in REDIRECT_STATUSES or not location:
+                return HttpResponse(
+                    url, response.status, response.headers, response.content, response.from_cache
+                )
+            try:
+                following = str(httpx.URL(current).join(location))
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise MalformedPayload(
+                    f"{redact_url(current)}: unusable redirect Location {location[:200]!r}",
+                    url=url,
+                ) from exc
+            if response.status == 303:
+                method = "GET" if method != "HEAD" else method
+            current, via = following, current
+        raise RegistryError(
+            f"{redact_url(url)}: more than {MAX_REDIRECTS} redirects; check the registry URL setting",
+            url=url,
+        )
+
+    async def _send_one(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        sink: Path | None,
+    ) -> HttpResponse:
         host = self._host(url)
         login = self.config.credentials.get(_host_of(url))
         auth = httpx.BasicAuth(*login) if login is not None else httpx.USE_CLIENT_DEFAULT
@@ -377,6 +460,8 @@ class Http:
                 try:
                     async with self._client.stream(method, url, headers=headers, auth=auth) as resp:
                         status = resp.status_code
+                        if status in REDIRECT_STATUSES and resp.headers.get("location"):
+                            return HttpResponse(url, status, dict(resp.headers), b"")
                         if status in RETRY_STATUSES and attempt < self.config.retries:
                             delay = _retry_after(resp.headers) or self._backoff(attempt)
                             log.debug(
@@ -487,6 +572,19 @@ def _status_error(url: str, status: int, retries: int) -> HttpStatusError:
             f"{url} answered HTTP {status} after {retries + 1} attempts", url=url, status=status
         )
     return HttpStatusError(f"{url} answered HTTP {status}", url=url, status=status)
+
+
+def target_of(url: str) -> Target:
+    """Where httpx would connect for url (its own parser: no second opinion to disagree with)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(str(exc)) from exc
+    scheme = parsed.scheme.lower()
+    host = parsed.raw_host.decode("ascii", errors="replace").strip("[]").rstrip(".").lower()
+    return Target(
+        scheme, host, parsed.port or DEFAULT_PORTS.get(scheme), userinfo=bool(parsed.userinfo)
+    )
 
 
 def _host_of(url: str) -> str:

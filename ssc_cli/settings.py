@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ssc_cli.egress import parse_rule
 from ssc_cli.errors import ConfigError
 from ssc_cli.models import Ecosystem
 
@@ -106,6 +107,9 @@ class Settings(BaseSettings):
     http_backoff_max: float = Field(60.0, ge=0)
     http_max_bytes: int = Field(128 * 1024 * 1024, ge=1024)
     http_max_download_bytes: int = Field(8 * 1024**3, ge=1024)
+    # Hosts a payload URL or a redirect may lead to besides those of the *_url settings
+    # (comma-separated host, host:port or *.domain). pypi.org serves files from another host.
+    http_allowed_hosts: str = "files.pythonhosted.org"
     pypi_rate: float = Field(5.0, gt=0)
     pypi_concurrency: int = Field(10, ge=1)  # bandersnatch's hard cap for PyPI
     npm_rate: float = Field(10.0, gt=0)
@@ -159,6 +163,29 @@ class Settings(BaseSettings):
         if scheme not in ("sqlite", "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
             raise ValueError("must start with sqlite:///, bolt:// or neo4j://")
         return value
+
+    @field_validator("http_allowed_hosts")
+    @classmethod
+    def _check_allowed_hosts(cls, value: str) -> str:
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            parse_rule(entry)  # a ValueError names the entry
+        return ",".join(entries)
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """SSC_HTTP_ALLOWED_HOSTS, one entry per item."""
+        return [e for e in self.http_allowed_hosts.split(",") if e]
+
+    @property
+    def url_settings(self) -> dict[str, str]:
+        """Every http(s) URL setting by field name: their hosts are where ssc may connect."""
+        found = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name.endswith("_url") and isinstance(value, str) and "://" in value:
+                found[name] = value
+        return found
 
     @field_validator("dependency_kinds")
     @classmethod
