@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 
@@ -62,6 +64,7 @@ class Faults:
     rate_timeout: float = 0.0
     rate_malformed: float = 0.0
     rate_truncated: float = 0.0
+    rate_reset: float = 0.0  # the connection is reset (RST) before any byte of an answer
     retry_after: int = 0
     timeout_seconds: float = 2.0
     seed: int = 1234
@@ -73,6 +76,25 @@ class Faults:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
+        self.drawn: dict[str, int] = {}  # faults served so far, by kind
+
+    @classmethod
+    def soak(
+        cls, seed: int = 1234, *, retry_after: int = 0, timeout_seconds: float = 2.0
+    ) -> Faults:
+        """The mix of issue 15: 10 % 429 (with Retry-After), 5 % 500, 2 % resets or timeouts,
+        1 % truncated or garbled bodies; which request gets which is decided by the seed."""
+        return cls(
+            rate_429=0.10,
+            rate_500=0.05,
+            rate_reset=0.01,
+            rate_timeout=0.01,
+            rate_truncated=0.005,
+            rate_malformed=0.005,
+            retry_after=retry_after,
+            timeout_seconds=timeout_seconds,
+            seed=seed,
+        )
 
     def draw(self, path: str) -> str | None:
         for pattern in self.always:
@@ -88,8 +110,11 @@ class Faults:
             ("timeout", self.rate_timeout),
             ("malformed", self.rate_malformed),
             ("truncated", self.rate_truncated),
+            ("reset", self.rate_reset),
         ):
             if x < rate:
+                with self._lock:
+                    self.drawn[name] = self.drawn.get(name, 0) + 1
                 return name
             x -= rate
         return None
@@ -101,6 +126,22 @@ class _Server(ThreadingHTTPServer):
     # The default listen backlog (5) overflows when a client opens more connections at once;
     # the dropped SYNs are retried by the kernel after 1 s, which shows up as 1 s stalls.
     request_queue_size = 128
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.resets: set[int] = set()  # file descriptors to close with a RST, not a FIN
+        self.resets_lock = threading.Lock()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.resets_lock:
+            reset = request.fileno() in self.resets
+            self.resets.discard(request.fileno())
+        if reset:
+            # SO_LINGER 0 and no shutdown(): close() sends a RST, as a crashed peer's kernel does.
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_request(request)
+            return
+        super().shutdown_request(request)
 
     def handle_error(self, request: object, client_address: object) -> None:
         import sys
@@ -233,6 +274,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(method, parts.path, Response(429, b"slow down", headers), None)
         if fault == "500":
             return self._send(method, parts.path, Response(500, b"oops"), None)
+        if fault == "reset":
+            server = self.server
+            assert isinstance(server, _Server)
+            with server.resets_lock:
+                server.resets.add(self.connection.fileno())
+            owner._record(method, parts.path, 0)
+            self.close_connection = True
+            return None
         if fault == "timeout":
             time.sleep(owner.faults.timeout_seconds)
         response = self._dispatch(method, parts.path, parts.query)
