@@ -1,0 +1,89 @@
+"""The fault soak: a fault-free ingest and a faulted ingest (twice, as cron would) of the same
+registry, compared. Shared by tests/reliability/test_soak.py and benchmarks/bench_soak.py."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.conftest import Ssc
+from tests.fakeregistry.server import FakeRegistry, Faults
+
+
+@dataclass
+class SoakResult:
+    """Figures of one ecosystem's soak."""
+
+    ecosystem: str
+    packages: int  # extracted by the fault-free run
+    clean_seconds: float
+    faulted_seconds: list[float] = field(default_factory=list)  # per run
+    failed_first: int = 0  # recorded failures of the first faulted run
+    lost_first: int = 0  # neither extracted nor recorded with a reason after run 1
+    identical: bool = False  # export after the last faulted run == fault-free export
+    retries: int = 0
+    requests: int = 0
+    clean_requests: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def time_ratio(self) -> float:
+        return sum(self.faulted_seconds) / self.clean_seconds if self.clean_seconds else 0.0
+
+
+def extracted(export: list[dict[str, Any]]) -> set[str]:
+    return {str(i["name"]) for i in export if i["type"] == "package" and i["status"] == "extracted"}
+
+
+def diff(left: list[dict[str, Any]], right: list[dict[str, Any]], limit: int = 5) -> list[str]:
+    """A few lines that differ between two exports (for the failure message)."""
+    a = {repr(sorted(i.items())) for i in left}
+    b = {repr(sorted(i.items())) for i in right}
+    return [f"- {x}" for x in sorted(a - b)[:limit]] + [f"+ {x}" for x in sorted(b - a)[:limit]]
+
+
+def soak(
+    server: FakeRegistry,
+    ssc: Ssc,
+    ecosystem: str,
+    *,
+    seed: int = 1234,
+    runs: int = 2,
+    faults: Faults | None = None,
+) -> SoakResult:
+    """Ingest fault-free into one graph, then with the fault mix into another, runs times."""
+    clean = ssc.with_graph("clean.sqlite")
+    clean.env["SSC_CACHE_DIR"] = str(ssc.home / "cache-clean")
+    server.faults = Faults()
+    started = time.monotonic()
+    first = clean.json("ingest", ecosystem)
+    result = SoakResult(ecosystem, 0, time.monotonic() - started)
+    result.clean_requests = int(first["http"]["requests"])
+    reference = clean.export()
+    want = extracted(reference)
+    result.packages = len(want)
+
+    faulted = ssc.with_graph("faulted.sqlite")
+    faulted.env.update({"SSC_CACHE_DIR": str(ssc.home / "cache-faulted"), "SSC_HTTP_TIMEOUT": "1"})
+    server.faults = faults or Faults.soak(seed, timeout_seconds=1.5)
+    for run in range(runs):
+        started = time.monotonic()
+        summary = faulted.json("ingest", ecosystem, expect=None)
+        result.faulted_seconds.append(time.monotonic() - started)
+        assert "error" not in summary, summary  # a run stopped whole is not a soak result
+        result.retries += int(summary["http"]["retries"])
+        result.requests += int(summary["http"]["requests"])
+        if run == 0:
+            failed = {str(f["package"]) for f in summary["failures"]}
+            result.failed_first = len(failed)
+            got = extracted(faulted.export())
+            result.lost_first = len(want - got - failed)
+    server.faults, drawn = Faults(), dict(server.faults.drawn)
+    result.faults = drawn
+    final = faulted.export()
+    result.identical = final == reference
+    if not result.identical:
+        result.differences = diff(reference, final)
+    return result
