@@ -12,6 +12,7 @@ from ssc_cli.egress import EgressPolicy, Rule, Target, parse_rule
 from ssc_cli.errors import ConfigError, UrlRefused
 from ssc_cli.http import Http, HttpConfig, target_of
 from ssc_cli.settings import load_settings
+from tests.conftest import Ssc
 from tests.fakeregistry.hostile import Canary
 from tests.fakeregistry.server import FakeRegistry, Request, Response, json_response
 
@@ -248,3 +249,16 @@ def test_allow_adds_the_host_of_an_explicit_url(hops: FakeRegistry, tmp_path: Pa
             return await http.get_json(hops.url("hops") + "/json")
 
     assert asyncio.run(go()) == {"ok": True, "auth": None}
+
+
+def test_a_url_named_on_the_command_line_may_be_fetched(ssc: Ssc, tmp_path: Path) -> None:
+    """`ssc licenses sync URL`: the operator named the host, so it is allowed for that run."""
+    from tests.fakeregistry.spdx import SpdxApp
+    from tests.licenses.spdx_data import write_list
+
+    elsewhere = FakeRegistry().start()  # a port no URL setting names
+    try:
+        elsewhere.mount("spdx", SpdxApp(write_list(tmp_path / "served")))
+        assert ssc.json("licenses", "sync", elsewhere.url("spdx") + "/")["written"]
+    finally:
+        elsewhere.stop()
