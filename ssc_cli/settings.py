@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ssc_cli.egress import parse_rule
@@ -18,6 +28,23 @@ from ssc_cli.models import Ecosystem
 
 def _env(*names: str) -> Any:
     return Field(None, validation_alias=AliasChoices(*names))
+
+
+_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def _duration(value: Any) -> Any:
+    """12h, 10d, 30m, 2w (or seconds, or ISO 8601 as pydantic reads them) as a timedelta."""
+    if isinstance(value, str):
+        match = _DURATION_RE.fullmatch(value)
+        if match:
+            return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2].lower()])
+    return value
+
+
+# A duration setting: `12h`, `10d`, `30m`, `2w`, plain seconds; 0 switches the threshold off.
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 def _default_data_dir() -> Path:
@@ -136,6 +163,32 @@ class Settings(BaseSettings):
     import_names: bool = True
     sdist_max_bytes: int = Field(20 * 1024 * 1024, ge=0)
     archive_max_entries: int = Field(50_000, ge=1)
+
+    # Quality gates (ssc check, the checks after each run): docs/operations.md.
+    checks_after_run: bool = True
+    check_min_packages: int = Field(1, ge=0)
+    check_regression_share: float = Field(0.1, gt=0, le=1)
+    check_backlog_runs: int = Field(3, ge=1, le=100)
+    check_max_dead_letters: int = Field(0, ge=0)
+    check_max_orphan_versions: int = Field(0, ge=0)
+    check_max_dangling_edges: int = Field(0, ge=0)
+    check_max_duplicate_purls: int = Field(0, ge=0)
+    # Freshness (ssc status): expected cadence plus slack for one missed run; 0 = no threshold.
+    freshness_ingest: Duration = timedelta(days=10)  # weekly bulk loads (crontab.example)
+    freshness_update: Duration = timedelta(hours=48)  # daily updates
+    freshness_update_pypi: Duration | None = None  # per registry; unset: SSC_FRESHNESS_UPDATE
+    freshness_update_npm: Duration | None = None
+    freshness_update_maven: Duration | None = None
+    freshness_update_nuget: Duration | None = None
+    freshness_update_cargo: Duration | None = None
+    freshness_update_rubygems: Duration | None = None
+    freshness_drain_queue: Duration = timedelta(minutes=30)  # every 5 minutes
+    freshness_vulns_sync: Duration = timedelta(hours=48)
+    freshness_vulns_attribute: Duration = timedelta(hours=48)
+    freshness_licenses_sync: Duration = timedelta(days=10)  # weekly
+    freshness_classify: Duration = timedelta(hours=48)  # follows the daily updates
+    # Prometheus text files, one per job (node-exporter's textfile collector reads them).
+    metrics_dir: Path | None = None
 
     # user:password@ taken out of the registry URL settings, by host (see model_post_init).
     _credentials: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)

@@ -23,7 +23,7 @@ from tests.cypher_emulator import EmulatedGraphDatabase
 
 PYPI, NPM, MAVEN, CARGO = Ecosystem.PYPI, Ecosystem.NPM, Ecosystem.MAVEN, Ecosystem.CARGO
 SSC_LABELS = [e.label for e in Ecosystem] + ["Version", "SscCursor", "SscRun", "SscFailure"]
-SSC_LABELS += ["SscCounter", "License", "LicenseException", "SscLicenseList"]
+SSC_LABELS += ["SscCounter", "License", "LicenseException", "SscLicenseList", "SscCheck"]
 KINDS = [
     "sqlite",
     "neo4j-emulated",

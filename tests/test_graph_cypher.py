@@ -28,6 +28,7 @@ def test_every_query_names_only_known_labels() -> None:
         "SscRun",
         "SscFailure",
         "SscCounter",
+        "SscCheck",
     }
     texts = [cypher.schema_statements()] + [
         [

@@ -127,6 +127,7 @@ def test_sqlite_schema_matches_documented_tables(tmp_path: Path) -> None:
         "license_list",
         "package_licenses",
         "version_licenses",
+        "check_results",
     }
 
 

@@ -13,6 +13,7 @@ from ssc_cli.models import Ecosystem, PackageRecord
 
 VERSION = "Version"
 CURSOR, RUN, FAILURE, COUNTER = "SscCursor", "SscRun", "SscFailure", "SscCounter"
+CHECK = "SscCheck"
 _LABEL_RE = re.compile(r"[A-Z][A-Za-z]*")
 
 
@@ -56,6 +57,10 @@ def schema_statements() -> list[str]:
         f"CREATE CONSTRAINT ssc_run_id IF NOT EXISTS FOR (n:{RUN}) REQUIRE n.id IS UNIQUE",
         f"CREATE CONSTRAINT ssc_counter_name IF NOT EXISTS FOR (n:{COUNTER}) REQUIRE n.name IS UNIQUE",
         f"CREATE INDEX ssc_failure_run IF NOT EXISTS FOR (n:{FAILURE}) ON (n.run_id)",
+        # Quality checks (cypher_quality.py): latest result per check, runs by job.
+        f"CREATE CONSTRAINT ssc_check_key IF NOT EXISTS FOR (n:{CHECK}) "
+        "REQUIRE (n.dataset, n.name) IS UNIQUE",
+        f"CREATE INDEX ssc_run_job IF NOT EXISTS FOR (n:{RUN}) ON (n.job)",
     ]
     return statements
 

@@ -182,6 +182,30 @@ class GraphStore(Protocol):
         """Extracted packages per oss_status ("unclassified" when none yet) per ecosystem."""
         ...
 
+    # -- what the quality checks read (ssc_cli.quality.results.QualityStore) ----------------
+
+    def graph_counts(self, ecosystem: Ecosystem) -> dict[str, int]:
+        """packages (extracted), pending, missing, versions, edges of one ecosystem."""
+        ...
+
+    def orphan_versions(self, ecosystem: Ecosystem) -> int: ...
+
+    def dangling_edges(self, ecosystem: Ecosystem) -> int: ...
+
+    def duplicate_purls(self, ecosystem: Ecosystem) -> int: ...
+
+    def recent_runs(
+        self, jobs: Sequence[str], ecosystem: Ecosystem | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Runs of these jobs, newest first: of the ecosystem or of all (NULL), or every run."""
+        ...
+
+    def run_datasets(self) -> list[tuple[str, str | None]]: ...
+
+    def save_check_results(self, rows: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def check_results(self, datasets: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+
 
 class EcosystemView:
     """A store seen by one registry client while it plans an update (the StoreView protocol)."""

@@ -21,6 +21,7 @@ from neo4j.exceptions import (
 
 from ssc_cli.errors import GraphUnavailable
 from ssc_cli.graph import cypher, cypher_licenses, cypher_parents
+from ssc_cli.graph.cypher_quality import Neo4jQuality
 from ssc_cli.graph.interface import (
     QUEUE_EDGE_KEY,
     ParentLink,
@@ -68,7 +69,7 @@ def moment_text(value: Any) -> str | None:
     return str(value)
 
 
-class Neo4jStore(Neo4jLicenses):
+class Neo4jStore(Neo4jLicenses, Neo4jQuality):
     """GraphStore on a Neo4j 5 server reached with the official driver."""
 
     def __init__(

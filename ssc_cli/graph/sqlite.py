@@ -29,13 +29,14 @@ from ssc_cli.graph.sqlite_licenses import (
     migrate_licenses,
 )
 from ssc_cli.graph.sqlite_parents import SqliteParentLinks
+from ssc_cli.graph.sqlite_quality import QUALITY_SCHEMA, SqliteQuality
 from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
 from ssc_cli.localdb import open_wal
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 
 
-class SqliteStore(SqliteParentLinks, SqliteLicenses):
+class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality):
     """GraphStore on a SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -62,7 +63,7 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses):
 
     def migrate(self) -> None:
         try:
-            self._db.executescript(SCHEMA)
+            self._db.executescript(SCHEMA + QUALITY_SCHEMA)
             migrate_licenses(self._db)
         except sqlite3.Error as exc:
             raise GraphUnavailable(f"cannot create the schema in {self.path}: {exc}") from exc
