@@ -13,6 +13,7 @@ from ssc_cli.cli.doctor import doctor_command
 from ssc_cli.cli.graph import graph_app
 from ssc_cli.cli.jobs import ingest_command, update_command
 from ssc_cli.cli.licenses import classify_command, licenses_app
+from ssc_cli.cli.quality import check_command, status_command
 from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
 from ssc_cli.cli.rebuild import rebuild_command
 from ssc_cli.pipeline.stop import terminate_on_sigterm
@@ -65,6 +66,8 @@ app.command("enqueue")(enqueue_command)
 app.add_typer(queue_app, name="queue")
 app.add_typer(licenses_app, name="licenses")
 app.command("classify")(classify_command)
+app.command("check")(check_command)
+app.command("status")(status_command)
 
 
 def main() -> None:

@@ -60,3 +60,14 @@ async def connect_async(
             f"Redis at {redact_url(url)} unreachable ({exc}); check SSC_REDIS_URL and that it runs"
         ) from exc
     return client
+
+
+def stream_length(settings: Settings, stream: str) -> int:
+    """XLEN of a stream (0 when it does not exist); QueueUnavailable when Redis is down."""
+    client = connect(settings)
+    try:
+        return int(client.xlen(stream))
+    except redis.RedisError as exc:
+        raise QueueUnavailable(f"cannot read the length of {stream}: {exc}") from exc
+    finally:
+        client.close()
