@@ -31,8 +31,10 @@ from ssc_cli.pipeline.ingest import (
     ingest,
     publish_new,
 )
+from ssc_cli.pipeline.observe import metrics_target
 from ssc_cli.pipeline.stop import Stop, stop_on_signals
 from ssc_cli.pipeline.update import UpdateOptions, UpdateSummary, update
+from ssc_cli.quality.checks import after_run_thresholds
 from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.registries.interface import Registry
 
@@ -130,6 +132,8 @@ def ingest_command(
             names=names,
             concurrency=concurrency or settings.concurrency(eco),
             batch_size=settings.write_batch_size,
+            checks=after_run_thresholds(settings),
+            metrics=metrics_target(settings),
         )
 
         if enqueue:
@@ -211,6 +215,8 @@ def update_command(
             full=full,
             concurrency=concurrency or settings.concurrency(eco),
             batch_size=settings.write_batch_size,
+            checks=after_run_thresholds(settings),
+            metrics=metrics_target(settings),
         )
 
         async def body(

@@ -18,7 +18,9 @@ from ssc_cli.graph import open_store
 from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import Ecosystem, read_names_file
 from ssc_cli.pipeline.drain import DrainOptions, DrainSummary, drain
+from ssc_cli.pipeline.observe import metrics_target
 from ssc_cli.pipeline.stop import Stop, stop_on_signals
+from ssc_cli.quality.checks import after_run_thresholds
 from ssc_cli.queue.connection import connect_async
 from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.queue.stream import ExtractionStream, StreamConfig
@@ -80,6 +82,8 @@ def drain_queue_command(
             claim_idle_ms=settings.queue_claim_idle_ms,
             follow_deps=follow_deps,
             concurrency=size,  # each registry's own per-host cap still applies
+            checks=after_run_thresholds(settings),
+            metrics=metrics_target(settings),
         )
         with stop_on_signals(settings.stop_grace) as stop:
             summary = asyncio.run(_drain(settings, options, stop))

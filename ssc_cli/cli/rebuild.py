@@ -16,8 +16,10 @@ from ssc_cli.cli.context import (
 )
 from ssc_cli.graph import open_store
 from ssc_cli.lock import job_lock
+from ssc_cli.pipeline.observe import metrics_target
 from ssc_cli.pipeline.rebuild import ARCHIVED, RebuildOptions, RebuildSummary, open_archive, rebuild
 from ssc_cli.pipeline.stop import Stop, stop_on_signals
+from ssc_cli.quality.checks import after_run_thresholds
 
 ARCHIVED_HELP = "Registry with a raw archive: " + ", ".join(e.value for e in ARCHIVED)
 
@@ -43,7 +45,11 @@ def rebuild_command(
         eco = parse_ecosystem(ecosystem)
         settings = ctx.settings
         options = RebuildOptions(
-            names=names or None, dry_run=dry_run, batch_size=settings.write_batch_size
+            names=names or None,
+            dry_run=dry_run,
+            batch_size=settings.write_batch_size,
+            checks=after_run_thresholds(settings),
+            metrics=metrics_target(settings),
         )
         with ExitStack() as stack:
             stop = stack.enter_context(stop_on_signals(settings.stop_grace))

@@ -13,9 +13,12 @@ from typing import Any, Protocol
 from ssc_cli.errors import ConfigError, QueueUnavailable, RegistryUnavailable
 from ssc_cli.graph.interface import EXTRACTED, GraphStore, ParentLink
 from ssc_cli.models import Ecosystem, PackageRecord, serial_numbers
+from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write, merge_hook
-from ssc_cli.pipeline.extract import UNREACHABLE_STREAK, Extraction, Outcome
+from ssc_cli.pipeline.extract import UNREACHABLE_STREAK, Extraction, Outcome, recorded_run
+from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import SIGNAL, Stop
+from ssc_cli.quality.checks import Thresholds
 from ssc_cli.queue.message import (
     FAILED,
     INVALID_MESSAGE,
@@ -63,6 +66,8 @@ class DrainOptions:
     claim_idle_ms: int = 60_000
     follow_deps: bool = True
     concurrency: int = 8  # fetches in flight per batch
+    checks: Thresholds | None = None  # the cheap checks after the run (None: none)
+    metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
 
 
 @dataclass
@@ -85,6 +90,9 @@ class DrainSummary:
     elapsed: float = 0.0
     messages_per_second: float = 0.0
     classified: dict[str, Any] | None = None  # licence classification after each batch
+    run_id: int | None = None
+    graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -119,6 +127,7 @@ class Drain:
         self._open_registry = open_registry
         self._registries: dict[Ecosystem, Registry | None] = {}
         self._streak = 0
+        self.written: set[Ecosystem] = set()  # ecosystems this run wrote to (for the checks)
 
     async def run(self) -> DrainSummary:
         started = time.monotonic()
@@ -247,6 +256,7 @@ class Drain:
     ) -> None:
         registry = self._registry(eco)
         assert registry is not None
+        self.written.add(eco)
         names = sorted({r.name for r in requests})
         refresh = {r.name for r in requests if r.message.refresh}
         statuses = self.store.statuses(eco, names)
@@ -379,5 +389,16 @@ async def drain(
     options: DrainOptions,
     stop: Stop | None = None,
 ) -> DrainSummary:
-    """Process messages until empty, max-messages or stop; see Drain."""
-    return await Drain(queue, store, open_registry, options, stop).run()
+    """Process messages until empty, max-messages or stop; see Drain. The run is recorded
+    (job drain-queue) and ends with the cheap checks of the ecosystems it wrote."""
+    worker = Drain(queue, store, open_registry, options, stop)
+    with recorded_run(store, "drain-queue", None, dry_run=False, metrics=options.metrics) as run_id:
+        summary = await worker.run()
+        summary.run_id = run_id
+        written = [eco for eco in Ecosystem if eco in worker.written]
+        summary.graph_counts, summary.checks = checks.after_write(
+            store, written, run_id, options.checks
+        )
+        if run_id is not None:
+            store.finish_run(run_id, "failed" if summary.failures else "ok", summary.as_dict())
+    return summary

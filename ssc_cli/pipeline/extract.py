@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ssc_cli.errors import GraphUnavailable, PackageNotFound, RegistryUnavailable, SscError
 from ssc_cli.graph.interface import EXTRACTED, MISSING, GraphStore, WriteStats
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
+from ssc_cli.pipeline.observe import MetricsTarget, publish_run
 from ssc_cli.registries.interface import Registry
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,16 @@ def run_status(stopped: str | None, failures: list[tuple[str, str]]) -> str:
 
 @contextmanager
 def recorded_run(
-    store: GraphStore, job: str, ecosystem: Ecosystem | None, *, dry_run: bool
+    store: GraphStore,
+    job: str,
+    ecosystem: Ecosystem | None,
+    *,
+    dry_run: bool,
+    metrics: MetricsTarget | None = None,
 ) -> Iterator[int | None]:
     """Open the job's run record (none for a dry run) and close it as aborted when the run dies
-    (registry down, graph down, Ctrl-C); yields its id."""
+    (registry down, graph down, Ctrl-C); yields its id. Either way the job's metrics file is
+    written last, from the record (SSC_METRICS_DIR)."""
     run_id = None if dry_run else store.start_run(job, ecosystem)
     try:
         yield run_id
@@ -137,4 +144,6 @@ def recorded_run(
         if run_id is not None:
             with suppress(SscError):
                 store.finish_run(run_id, "aborted", {"error": str(exc) or type(exc).__name__})
+        publish_run(store, metrics, job, ecosystem, run_id)
         raise
+    publish_run(store, metrics, job, ecosystem, run_id)

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore, now_iso
+from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run, run_status
+from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop
+from ssc_cli.quality.checks import Thresholds
 from ssc_cli.registries.interface import Registry
 
 _LISTING_CHUNK = 500
@@ -29,6 +32,8 @@ class IngestOptions:
     names: Sequence[str] | None = None  # --names-from: exactly these instead of the listing
     concurrency: int = 8
     batch_size: int = 100
+    checks: Thresholds | None = None  # the cheap checks after writing (None: none)
+    metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
 
 
 @dataclass
@@ -49,6 +54,8 @@ class IngestSummary:
     stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
+    graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -154,7 +161,9 @@ async def ingest(
     eco = registry.ecosystem
     started = time.monotonic()
     summary = IngestSummary()
-    with recorded_run(store, "ingest", eco, dry_run=options.dry_run) as summary.run_id:
+    with recorded_run(
+        store, "ingest", eco, dry_run=options.dry_run, metrics=options.metrics
+    ) as summary.run_id:
         return await _ingest(
             registry, store, options, summary, started, http_counters, progress, stop
         )
@@ -219,6 +228,9 @@ async def _ingest(
             store.set_cursor(eco, "update", cursor)
     summary.new_versions = extraction.stats.new_versions
     summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
+    summary.graph_counts, summary.checks = checks.after_write(
+        store, [eco], summary.run_id, options.checks
+    )
     if not options.dry_run and summary.run_id is not None:
         store.finish_run(
             summary.run_id, run_status(summary.stopped, summary.failures), summary.as_dict()

@@ -18,9 +18,12 @@ from typing import Any, Protocol
 from ssc_cli.errors import ConfigError
 from ssc_cli.graph.interface import EXTRACTED, GraphStore, now_iso
 from ssc_cli.models import Ecosystem, PackageRecord
+from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import recorded_run, run_status
+from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import Stop
+from ssc_cli.quality.checks import Thresholds
 from ssc_cli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class RebuildOptions:
     names: Sequence[str] | None = None  # --name: only these instead of the whole archive
     dry_run: bool = False
     batch_size: int = 100
+    checks: Thresholds | None = None  # the cheap checks after writing (None: none)
+    metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
 
 
 @dataclass
@@ -81,6 +86,8 @@ class RebuildSummary:
     stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
+    graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -103,11 +110,16 @@ def rebuild(
     started = time.monotonic()
     summary = RebuildSummary()
     since = now_iso()  # packages written from now on are this run's (licence hook)
-    with recorded_run(store, "rebuild", eco, dry_run=options.dry_run) as summary.run_id:
+    with recorded_run(
+        store, "rebuild", eco, dry_run=options.dry_run, metrics=options.metrics
+    ) as summary.run_id:
         _Rebuild(archive, store, options, summary, progress).run(stop)
         summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     summary.errors = len(summary.failures)
     summary.elapsed = round(time.monotonic() - started, 3)
+    summary.graph_counts, summary.checks = checks.after_write(
+        store, [eco], summary.run_id, options.checks
+    )
     if summary.run_id is not None:
         status = run_status(summary.stopped, summary.failures)
         store.finish_run(summary.run_id, status, summary.as_dict())

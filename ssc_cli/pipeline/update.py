@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssc_cli.graph.interface import EcosystemView, GraphStore, now_iso
-from ssc_cli.models import KnownPackage
+from ssc_cli.models import Ecosystem, KnownPackage
+from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run, run_status
+from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop, Stopped
+from ssc_cli.quality.checks import Thresholds
 from ssc_cli.registries.interface import Registry
 
 _KNOWN_CHUNK = 500
@@ -25,6 +28,8 @@ class UpdateOptions:
     full: bool = False  # re-check every stored package, not only the changed ones
     concurrency: int = 8
     batch_size: int = 100
+    checks: Thresholds | None = None  # the cheap checks after writing (None: none)
+    metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
 
 
 @dataclass
@@ -43,6 +48,8 @@ class UpdateSummary:
     stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
+    graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    checks: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,7 +74,9 @@ async def update(
     eco = registry.ecosystem
     started = time.monotonic()
     summary = UpdateSummary()
-    with recorded_run(store, "update", eco, dry_run=options.dry_run) as summary.run_id:
+    with recorded_run(
+        store, "update", eco, dry_run=options.dry_run, metrics=options.metrics
+    ) as summary.run_id:
         return await _update(
             registry, store, options, summary, started, http_counters, progress, stop
         )
@@ -92,7 +101,7 @@ async def _update(
     except Stopped:
         assert stop is not None
         summary.stopped = stop.reason
-        _close(store, options, summary, started, http_counters)
+        _close(store, eco, options, summary, started, http_counters)
         return summary
     if options.full:
         targets = [name for name, _ in store.tokens(eco)]
@@ -148,12 +157,13 @@ async def _update(
     summary.total_versions = extraction.stats.new_versions
     summary.removed_versions = extraction.stats.removed_versions
     summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
-    _close(store, options, summary, started, http_counters)
+    _close(store, eco, options, summary, started, http_counters)
     return summary
 
 
 def _close(
     store: GraphStore,
+    eco: Ecosystem,
     options: UpdateOptions,
     summary: UpdateSummary,
     started: float,
@@ -166,6 +176,9 @@ def _close(
     summary.http = http_counters()  # requests, retries, not_modified (304s), bytes
     summary.requests = summary.http.get("requests", 0)
     summary.elapsed = round(time.monotonic() - started, 3)
+    summary.graph_counts, summary.checks = checks.after_write(
+        store, [eco], summary.run_id, options.checks
+    )
     if not options.dry_run and summary.run_id is not None:
         status = run_status(summary.stopped, summary.failures)
         store.finish_run(summary.run_id, status, summary.as_dict())
