@@ -174,6 +174,12 @@ class VersionRecord:
     requirements: list[Requirement] | None = None
     licenses: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Vulnerability attribution (ssc_cli.vulns); unscored_vulnerabilities None: not attributed
+    # this time, the stored advisories and scores stay as they are.
+    vulnerabilities: list[str] | None = None
+    mean: float = 0.0
+    weighted_mean: float = 0.0
+    unscored_vulnerabilities: int | None = None
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ssc_cli.graph import cypher_vulns
 from ssc_cli.graph.interface import EXTRACTED, WriteStats, dumps, version_serials
 from ssc_cli.graph.licensing import LICENSE_FIELDS
 from ssc_cli.models import Ecosystem, PackageRecord
@@ -98,14 +99,16 @@ DELETE_VERSIONS = f"UNWIND $purls AS purl MATCH (v:{VERSION} {{purl: purl}}) DET
 
 
 def upsert_versions_query(eco: Ecosystem) -> str:
-    # Vulnerabilities and scores belong to the vulnerability job: set on creation only.
+    # Vulnerabilities and scores come with the row when it was attributed (row.unscored set);
+    # otherwise a new version starts empty and a stored one keeps what it has.
     return (
         f"UNWIND $rows AS row MATCH (p:{label(eco)} {{purl: row.package}}) "
         f"MERGE (v:{VERSION} {{purl: row.purl}}) "
         "ON CREATE SET v.vulnerabilities = [], v.mean = 0.0, v.weighted_mean = 0.0 "
         "ON MATCH SET v.vulnerabilities = coalesce(v.vulnerabilities, []), "
         "v.mean = coalesce(v.mean, 0.0), v.weighted_mean = coalesce(v.weighted_mean, 0.0) "
-        "SET v.name = row.name, v.serial_number = row.serial_number, "
+        f"SET {cypher_vulns.ROW_VULNS}, "
+        "v.name = row.name, v.serial_number = row.serial_number, "
         "v.release_date = row.release_date, v.yanked = row.yanked, v.deprecated = row.deprecated, "
         "v.licenses = CASE WHEN row.keep_licenses THEN v.licenses ELSE row.licenses END, "
         "v.platforms = row.platforms, v.extra = row.extra "
@@ -200,7 +203,8 @@ _VERSION_FIELDS = (
     "v.purl AS purl, p.purl AS package, v.name AS name, v.serial_number AS serial_number, "
     "v.release_date AS release_date, v.yanked AS yanked, v.deprecated AS deprecated, "
     "v.vulnerabilities AS vulnerabilities, v.mean AS mean, v.weighted_mean AS weighted_mean, "
-    "v.platforms AS platforms, " + _LICENSE_FIELDS.format(n="v")
+    "v.platforms AS platforms, v.unscored_vulnerabilities AS unscored_vulnerabilities, "
+    + _LICENSE_FIELDS.format(n="v")
 )
 # Names that are Cypher keywords (KEY, OPTIONAL, FROM, TO) are backticked as properties and never
 # used as aliases or row fields; edge_row() maps the aliases back to the export names.
@@ -374,6 +378,7 @@ def plan_write(
                     # A native list, so readers can match on it (RubyGems' builds of one number).
                     "platforms": version.extra.get("platforms"),
                     "extra": dumps(version.extra) if version.extra else None,
+                    **cypher_vulns.version_row(version),
                 }
             )
             if version.requirements is None:

@@ -47,6 +47,18 @@ class ParentLink:
 QUEUE_EDGE_KEY = "runtime||"
 
 
+@dataclass(frozen=True, slots=True)
+class VersionVulnRow:
+    """A version's attribution as stored (unscored None: never attributed) or to be written."""
+
+    purl: str
+    name: str
+    vulnerabilities: tuple[str, ...]
+    mean: float
+    weighted_mean: float
+    unscored: int | None
+
+
 class GraphStore(Protocol):
     """Where packages, versions and REQUIRE edges live; every write is an idempotent upsert."""
 
@@ -206,6 +218,26 @@ class GraphStore(Protocol):
 
     def check_results(self, datasets: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
 
+    # -- what vulnerability attribution needs (graph/sqlite_vulns.py, graph/cypher_vulns.py) --
+
+    def vuln_rows(
+        self, ecosystem: Ecosystem, names: Sequence[str]
+    ) -> dict[str, list[VersionVulnRow]]:
+        """The stored attribution of every version of these packages, by package name."""
+        ...
+
+    def write_vulns(self, rows: Sequence[VersionVulnRow]) -> int:
+        """Set vulnerabilities, means and unscored count of these versions in one transaction."""
+        ...
+
+    def unattributed_packages(self, ecosystem: Ecosystem) -> list[str]:
+        """Names of packages with a version never attributed (unscored_vulnerabilities unset)."""
+        ...
+
+    def unattributed_versions(self, ecosystem: Ecosystem) -> int:
+        """How many stored versions were never attributed."""
+        ...
+
 
 class EcosystemView:
     """A store seen by one registry client while it plans an update (the StoreView protocol)."""
@@ -277,6 +309,8 @@ def version_export(row: Mapping[str, Any]) -> dict[str, Any]:
     if row.get("platforms"):
         out["platforms"] = list(row["platforms"])
     out.update(license_export(row))
+    if row.get("unscored_vulnerabilities") is not None:  # attributed at least once
+        out["unscored_vulnerabilities"] = int(row["unscored_vulnerabilities"])
     return out
 
 

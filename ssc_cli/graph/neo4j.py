@@ -22,6 +22,7 @@ from neo4j.exceptions import (
 from ssc_cli.errors import GraphUnavailable
 from ssc_cli.graph import cypher, cypher_licenses, cypher_parents
 from ssc_cli.graph.cypher_quality import Neo4jQuality
+from ssc_cli.graph.cypher_vulns import Neo4jVulns
 from ssc_cli.graph.interface import (
     QUEUE_EDGE_KEY,
     ParentLink,
@@ -69,7 +70,7 @@ def moment_text(value: Any) -> str | None:
     return str(value)
 
 
-class Neo4jStore(Neo4jLicenses, Neo4jQuality):
+class Neo4jStore(Neo4jLicenses, Neo4jQuality, Neo4jVulns):
     """GraphStore on a Neo4j 5 server reached with the official driver."""
 
     def __init__(

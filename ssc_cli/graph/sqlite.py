@@ -32,11 +32,12 @@ from ssc_cli.graph.sqlite_parents import SqliteParentLinks
 from ssc_cli.graph.sqlite_quality import QUALITY_SCHEMA, SqliteQuality
 from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
+from ssc_cli.graph.sqlite_vulns import SqliteVulns, migrate_vulns
 from ssc_cli.localdb import open_wal
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 
 
-class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality):
+class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns):
     """GraphStore on a SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -65,6 +66,7 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality):
         try:
             self._db.executescript(SCHEMA + QUALITY_SCHEMA)
             migrate_licenses(self._db)
+            migrate_vulns(self._db)
         except sqlite3.Error as exc:
             raise GraphUnavailable(f"cannot create the schema in {self.path}: {exc}") from exc
 
@@ -158,6 +160,7 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality):
                             _keeps_licenses(version),
                             vpurl,
                             dumps(version.extra) if version.extra else None,
+                            *_vulns(version),
                         )
                     )
                     if version.requirements is None:
@@ -205,15 +208,24 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality):
                 db.executemany("DELETE FROM versions WHERE purl = ?", stale)
             db.executemany(
                 """INSERT INTO versions (purl, package_purl, name, serial_number, release_date,
-                       yanked, deprecated, licenses, extra)
+                       yanked, deprecated, licenses, extra, vulnerabilities, mean, weighted_mean,
+                       unscored_vulnerabilities)
                    VALUES (?,?,?,?,?,?,?,
                        COALESCE(?, CASE WHEN ? THEN
                            (SELECT licenses FROM versions WHERE purl = ?) END),
-                       ?)
+                       ?, COALESCE(?, '[]'), ?, ?, ?)
                    ON CONFLICT (purl) DO UPDATE SET serial_number=excluded.serial_number,
                        release_date=excluded.release_date, yanked=excluded.yanked,
                        deprecated=excluded.deprecated, licenses=excluded.licenses,
-                       extra=excluded.extra""",
+                       extra=excluded.extra,
+                       vulnerabilities=CASE WHEN excluded.unscored_vulnerabilities IS NULL
+                           THEN versions.vulnerabilities ELSE excluded.vulnerabilities END,
+                       mean=CASE WHEN excluded.unscored_vulnerabilities IS NULL
+                           THEN versions.mean ELSE excluded.mean END,
+                       weighted_mean=CASE WHEN excluded.unscored_vulnerabilities IS NULL
+                           THEN versions.weighted_mean ELSE excluded.weighted_mean END,
+                       unscored_vulnerabilities=COALESCE(excluded.unscored_vulnerabilities,
+                           versions.unscored_vulnerabilities)""",
                 version_rows,
             )
             db.executemany("DELETE FROM requires WHERE from_purl = ?", edge_sources)
@@ -472,6 +484,18 @@ def _import_names(record: PackageRecord) -> str | None:
     if record.import_names is None:
         return None
     return dumps(sorted(set(record.import_names)))
+
+
+def _vulns(version: VersionRecord) -> tuple[str | None, float, float, int | None]:
+    """Attribution columns; unscored None (not attributed this time) keeps the stored ones."""
+    if version.unscored_vulnerabilities is None:
+        return None, 0.0, 0.0, None
+    return (
+        dumps(list(version.vulnerabilities or [])),
+        version.mean,
+        version.weighted_mean,
+        version.unscored_vulnerabilities,
+    )
 
 
 def _keeps_licenses(version: VersionRecord) -> int:
