@@ -85,6 +85,20 @@ class Settings(BaseSettings):
     vuln_db_uri: SecretStr | None = _env("SSC_VULN_DB_URI", "VULN_DB_URI")
     vuln_db_user: str | None = _env("SSC_VULN_DB_USER", "VULN_DB_USER")
     vuln_db_password: SecretStr | None = _env("SSC_VULN_DB_PASSWORD", "VULN_DB_PASSWORD")
+    vuln_db_name: str = "vulnerabilities"
+    vuln_db_collection: str = Field(
+        "vulnerabilities",
+        validation_alias=AliasChoices("SSC_VULN_DB_COLLECTION", "DB_VULNERABILITIES_COLLECTION"),
+    )
+    vuln_db_timeout_ms: int = Field(10_000, ge=100)
+    # Embedded OSV store (the default source): its file, and the osv.dev-layout mirror it syncs from.
+    osv_db: Path | None = None
+    osv_url: str = "https://osv-vulnerabilities.storage.googleapis.com"
+    # More changed records than this in one ecosystem folder: all.zip instead of one GET each.
+    osv_zip_threshold: int = Field(250, ge=0)
+    # Attribute every version ingest/update/drain-queue/rebuild write, in their batches.
+    vulns_inline: bool = True
+    vulns_batch_size: int = Field(500, ge=1, le=10_000)
 
     # Redis queue.
     redis_url: SecretStr | None = None
@@ -257,6 +271,11 @@ class Settings(BaseSettings):
         return self.graph_uri or f"sqlite:///{self.data_dir / 'graph.sqlite'}"
 
     @property
+    def osv_path(self) -> Path:
+        """The embedded OSV store in force."""
+        return self.osv_db or self.data_dir / "osv.sqlite"
+
+    @property
     def kinds(self) -> frozenset[str]:
         return frozenset(k for k in self.dependency_kinds.split(",") if k)
 
@@ -327,6 +346,7 @@ REGISTRY_URL_FIELDS = (
     "crates_static_url",
     "crates_api_url",
     "rubygems_url",
+    "osv_url",
 )
 
 
