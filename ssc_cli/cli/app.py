@@ -16,6 +16,7 @@ from ssc_cli.cli.licenses import classify_command, licenses_app
 from ssc_cli.cli.quality import check_command, status_command
 from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
 from ssc_cli.cli.rebuild import rebuild_command
+from ssc_cli.cli.vulns import vulns_app
 from ssc_cli.pipeline.stop import terminate_on_sigterm
 
 app = typer.Typer(
@@ -68,6 +69,7 @@ app.add_typer(licenses_app, name="licenses")
 app.command("classify")(classify_command)
 app.command("check")(check_command)
 app.command("status")(status_command)
+app.add_typer(vulns_app, name="vulns")
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from ssc_cli.pipeline.update import UpdateOptions, UpdateSummary, update
 from ssc_cli.quality.checks import after_run_thresholds
 from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.registries.interface import Registry
+from ssc_cli.vulns.sources import inline_attribution
 
 T = TypeVar("T")
 
@@ -157,7 +158,8 @@ def ingest_command(
                     stop=stop,
                 )
 
-        summary, stop = _run(ctx, "ingest", eco, concurrency, dry_run, body)
+        with inline_attribution(settings) as options.attribute:
+            summary, stop = _run(ctx, "ingest", eco, concurrency, dry_run, body)
     data = summary.as_dict()
     line = (
         f"{data['new_packages_ingested']} new, {data['skipped_existing']} skipped, "
@@ -232,7 +234,8 @@ def update_command(
                     stop=stop,
                 )
 
-        summary, stop = _run(ctx, "update", eco, concurrency, dry_run, body)
+        with inline_attribution(settings) as options.attribute:
+            summary, stop = _run(ctx, "update", eco, concurrency, dry_run, body)
     data = summary.as_dict()
     line = (
         f"{data['packages_processed']} packages processed, {data['total_versions']} new versions, "

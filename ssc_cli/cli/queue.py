@@ -26,6 +26,7 @@ from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.queue.stream import ExtractionStream, StreamConfig
 from ssc_cli.registries.interface import Registry
 from ssc_cli.settings import Settings
+from ssc_cli.vulns.sources import inline_attribution
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 
@@ -85,7 +86,8 @@ def drain_queue_command(
             checks=after_run_thresholds(settings),
             metrics=metrics_target(settings),
         )
-        with stop_on_signals(settings.stop_grace) as stop:
+        with stop_on_signals(settings.stop_grace) as stop, inline_attribution(settings) as hook:
+            options.attribute = hook
             summary = asyncio.run(_drain(settings, options, stop))
     data = summary.as_dict()
     line = (

@@ -20,6 +20,7 @@ from ssc_cli.pipeline.observe import metrics_target
 from ssc_cli.pipeline.rebuild import ARCHIVED, RebuildOptions, RebuildSummary, open_archive, rebuild
 from ssc_cli.pipeline.stop import Stop, stop_on_signals
 from ssc_cli.quality.checks import after_run_thresholds
+from ssc_cli.vulns.sources import inline_attribution
 
 ARCHIVED_HELP = "Registry with a raw archive: " + ", ".join(e.value for e in ARCHIVED)
 
@@ -60,6 +61,7 @@ def rebuild_command(
                 # An update running meanwhile could write a package this run then overwrites
                 # with what the archive held before, after its watermark moved past it.
                 stack.enter_context(job_lock(settings.data_dir, f"update-{eco.value}"))
+            options.attribute = stack.enter_context(inline_attribution(settings))
             store = open_store(settings)
             stack.callback(store.close)
             store.migrate()

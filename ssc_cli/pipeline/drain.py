@@ -15,7 +15,13 @@ from ssc_cli.graph.interface import EXTRACTED, GraphStore, ParentLink
 from ssc_cli.models import Ecosystem, PackageRecord, serial_numbers
 from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write, merge_hook
-from ssc_cli.pipeline.extract import UNREACHABLE_STREAK, Extraction, Outcome, recorded_run
+from ssc_cli.pipeline.extract import (
+    UNREACHABLE_STREAK,
+    Extraction,
+    Outcome,
+    RecordHook,
+    recorded_run,
+)
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import SIGNAL, Stop
 from ssc_cli.quality.checks import Thresholds
@@ -68,6 +74,7 @@ class DrainOptions:
     concurrency: int = 8  # fetches in flight per batch
     checks: Thresholds | None = None  # the cheap checks after the run (None: none)
     metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
+    attribute: RecordHook | None = None  # inline vulnerability attribution
 
 
 @dataclass
@@ -263,6 +270,7 @@ class Drain:
         wanted = [n for n in names if n in refresh or statuses.get(n) != EXTRACTED]
         known = self.store.known(eco, [n for n in wanted if statuses.get(n) == EXTRACTED])
         extraction = Extraction(registry, self.store, batch_size=max(1, len(wanted)))
+        extraction.attribute = self.options.attribute
         outcomes = await self._fetch_all(extraction, wanted, known)
         for fetched in outcomes.values():
             extraction.accept(fetched)

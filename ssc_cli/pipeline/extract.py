@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 # This many consecutive "registry unreachable" outcomes end a run (exit 4) instead of recording
 # every remaining package as failed.
 UNREACHABLE_STREAK = 25
+
+# Called with each batch of records just before it is written: inline vulnerability attribution
+# (ssc_cli.vulns.sources.InlineAttribution) fills in every version's advisories and scores.
+RecordHook = Callable[[Sequence[PackageRecord]], None]
 
 
 @dataclass(slots=True)
@@ -40,6 +44,7 @@ class Extraction:
     dry_run: bool = False
     batch_size: int = 100
     progress: Callable[[int], None] | None = None
+    attribute: RecordHook | None = None
     stats: WriteStats = field(default_factory=WriteStats)
     failures: list[tuple[str, str]] = field(default_factory=list)
     missing_count: int = 0
@@ -96,6 +101,8 @@ class Extraction:
         if self.dry_run:
             return
         if records:
+            if self.attribute is not None:
+                self.attribute(records)  # vulnerabilities: before the write, in the same batch
             written = self.store.write_packages(records)
             self.stats.packages += written.packages
             self.stats.new_versions += written.new_versions

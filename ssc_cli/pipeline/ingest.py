@@ -11,7 +11,7 @@ from typing import Any
 from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore, now_iso
 from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write
-from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run, run_status
+from ssc_cli.pipeline.extract import Extraction, Outcome, RecordHook, recorded_run, run_status
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop
@@ -34,6 +34,7 @@ class IngestOptions:
     batch_size: int = 100
     checks: Thresholds | None = None  # the cheap checks after writing (None: none)
     metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
+    attribute: RecordHook | None = None  # inline vulnerability attribution
 
 
 @dataclass
@@ -184,6 +185,7 @@ async def _ingest(
     extraction = Extraction(
         registry, store, dry_run=options.dry_run, batch_size=options.batch_size, progress=progress
     )
+    extraction.attribute = options.attribute
     summary.failures = extraction.failures  # one list: filled as outcomes settle
     listing = _iterate(options.names) if options.names is not None else registry.list_names()
     names = _Names(extraction, listing, summary)

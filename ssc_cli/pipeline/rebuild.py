@@ -20,7 +20,7 @@ from ssc_cli.graph.interface import EXTRACTED, GraphStore, now_iso
 from ssc_cli.models import Ecosystem, PackageRecord
 from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write
-from ssc_cli.pipeline.extract import recorded_run, run_status
+from ssc_cli.pipeline.extract import RecordHook, recorded_run, run_status
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import Stop
 from ssc_cli.quality.checks import Thresholds
@@ -68,6 +68,7 @@ class RebuildOptions:
     batch_size: int = 100
     checks: Thresholds | None = None  # the cheap checks after writing (None: none)
     metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
+    attribute: RecordHook | None = None  # inline vulnerability attribution
 
 
 @dataclass
@@ -177,6 +178,8 @@ class _Rebuild:
         ]
         self.summary.packages_checked += len(names)
         if records and not self.options.dry_run:
+            if self.options.attribute is not None:
+                self.options.attribute(records)  # vulnerabilities: before the write
             written = self.store.write_packages(records)
             self.summary.new_versions += written.new_versions
             self.summary.removed_versions += written.removed_versions

@@ -11,7 +11,7 @@ from ssc_cli.graph.interface import EcosystemView, GraphStore, now_iso
 from ssc_cli.models import Ecosystem, KnownPackage
 from ssc_cli.pipeline import checks
 from ssc_cli.pipeline.classify import after_write
-from ssc_cli.pipeline.extract import Extraction, Outcome, recorded_run, run_status
+from ssc_cli.pipeline.extract import Extraction, Outcome, RecordHook, recorded_run, run_status
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop, Stopped
@@ -30,6 +30,7 @@ class UpdateOptions:
     batch_size: int = 100
     checks: Thresholds | None = None  # the cheap checks after writing (None: none)
     metrics: MetricsTarget | None = None  # the job's Prometheus file (SSC_METRICS_DIR)
+    attribute: RecordHook | None = None  # inline vulnerability attribution
 
 
 @dataclass
@@ -115,6 +116,7 @@ async def _update(
     extraction = Extraction(
         registry, store, dry_run=options.dry_run, batch_size=options.batch_size, progress=progress
     )
+    extraction.attribute = options.attribute
     summary.failures = extraction.failures  # one list: filled as outcomes settle
 
     # What the graph holds of the next targets, read one chunk at a time (one query, not one per

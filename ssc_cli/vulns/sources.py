@@ -1,0 +1,91 @@
+"""Which vulnerability source is in force, and the inline attribution hook built on it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from ssc_cli.models import PackageRecord
+from ssc_cli.settings import Settings
+from ssc_cli.vulns.attribute import Attributor
+from ssc_cli.vulns.interface import VulnerabilitySource
+
+log = logging.getLogger(__name__)
+
+
+def open_source(settings: Settings) -> VulnerabilitySource:
+    """MongoDB when SSC_VULN_DB_URI is set (SecureChain's production database), else the
+    embedded OSV store of the data dir."""
+    if settings.vuln_db_uri is not None:
+        from ssc_cli.vulns.mongo import MongoSource
+
+        password = settings.vuln_db_password
+        return MongoSource(
+            settings.vuln_db_uri.get_secret_value(),
+            database=settings.vuln_db_name,
+            collection=settings.vuln_db_collection,
+            user=settings.vuln_db_user,
+            password=password.get_secret_value() if password else None,
+            timeout_ms=settings.vuln_db_timeout_ms,
+        )
+    from ssc_cli.vulns.osv import OsvStore
+
+    return OsvStore(settings.osv_path)
+
+
+class InlineAttribution:
+    """The extraction path's hook: every batch of records gets its advisories before the write.
+
+    Opens the source on first use. With the embedded store not synced yet there is nothing to
+    attribute against: versions stay unattributed (the next `ssc vulns attribute` takes them),
+    rather than being marked as checked against an empty database.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.attributor: Attributor | None = None
+        self._source: VulnerabilitySource | None = None
+        self._opened = False
+
+    def __call__(self, records: Sequence[PackageRecord]) -> None:
+        if not self._opened:
+            self._opened = True
+            self._source = self._open()
+            if self._source is not None:
+                self.attributor = Attributor(self._source)
+        if self.attributor is not None:
+            self.attributor.attribute_records(records)
+
+    def _open(self) -> VulnerabilitySource | None:
+        settings = self.settings
+        if settings.vuln_db_uri is None:
+            if not settings.osv_path.is_file():
+                log.info(
+                    "no OSV store at %s yet: versions are written unattributed", settings.osv_path
+                )
+                return None
+            from ssc_cli.vulns.osv import OsvStore
+
+            store = OsvStore(settings.osv_path)
+            if store.count() == 0:
+                store.close()
+                return None
+            return store
+        return open_source(settings)
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+
+@contextmanager
+def inline_attribution(settings: Settings) -> Iterator[InlineAttribution | None]:
+    """The hook for a run's options (None when SSC_VULNS_INLINE is off), closed after it."""
+    hook = InlineAttribution(settings) if settings.vulns_inline else None
+    try:
+        yield hook
+    finally:
+        if hook is not None:
+            hook.close()
