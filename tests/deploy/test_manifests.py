@@ -159,6 +159,12 @@ def test_cadences_of_licences_and_classification() -> None:
 
     assert interval("ssc-licenses-sync") == week
     assert interval("ssc-classify") == day
+    assert interval("ssc-vulns-sync") == interval("ssc-vulns-attribute") == day
+    # Attribution follows the sync it depends on, on the same day, before the first update.
+    sync = croniter(cronjobs["ssc-vulns-sync"]["spec"]["schedule"], 0).get_next(float)
+    attribute = croniter(cronjobs["ssc-vulns-attribute"]["spec"]["schedule"], 0).get_next(float)
+    update = croniter(cronjobs["ssc-update-pypi"]["spec"]["schedule"], 0).get_next(float)
+    assert sync < attribute < update
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
