@@ -95,9 +95,12 @@ def _package_purl(ecosystem: Ecosystem, name: str) -> str:
 @functools.lru_cache(maxsize=262_144)
 def _version_value(ecosystem: Ecosystem, version: str) -> Any:
     try:
-        return _VERSION_CLASSES[ecosystem](version).value
+        value = _VERSION_CLASSES[ecosystem](version).value
     except Exception as exc:  # univers raises InvalidVersion, ValueError or TypeError
         raise ValueError(f"unparseable {ecosystem.value} version {version!r}") from exc
+    if value is None:  # univers' NuGetVersion("V"): no error, and a key that cannot be compared
+        raise ValueError(f"unparseable {ecosystem.value} version {version!r}")
+    return value
 
 
 _LABELS = {

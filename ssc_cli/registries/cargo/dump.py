@@ -293,7 +293,16 @@ def _load_members(db: sqlite3.Connection, dump: Path, kinds: frozenset[str]) -> 
                     continue
                 _LOADERS[base](db, stream, kinds)
                 seen.add(base)
-    except (tarfile.TarError, EOFError, OSError, zlib.error, csv.Error, ValueError) as exc:
+    except (
+        tarfile.TarError,
+        EOFError,
+        OSError,
+        zlib.error,
+        csv.Error,
+        ValueError,
+        OverflowError,  # an id too large for SQLite's INTEGER
+        sqlite3.IntegrityError,  # a duplicated id: a mangled export, not data to keep
+    ) as exc:
         raise MalformedPayload(f"{dump}: unreadable crates.io dump ({exc})") from exc
     return seen
 

@@ -96,13 +96,15 @@ def parse_index_file(text: str, name: str, url: str) -> IndexCrate:
             num = str(entry["vers"])
             spelled = str(entry.get("name") or spelled)
             deps = [_index_dependency(dep) for dep in entry.get("deps") or []]
+            pubtime = entry.get("pubtime")
+            version = IndexVersion(
+                num, bool(entry.get("yanked")), iso_utc(str(pubtime) if pubtime else None), deps
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise MalformedPayload(
                 f"crate {name!r}: sparse index line {number} is unusable ({exc}) at {url}", url=url
             ) from exc
-        versions.append(
-            IndexVersion(num, bool(entry.get("yanked")), iso_utc(entry.get("pubtime")), deps)
-        )
+        versions.append(version)
     if not versions:
         raise MalformedPayload(f"crate {name!r}: empty sparse index file at {url}", url=url)
     return IndexCrate(spelled, versions)
@@ -125,7 +127,12 @@ def _index_dependency(dep: dict[str, Any]) -> CargoDependency:
 def parse_api_crate(payload: Any, name: str, url: str) -> ApiCrate:
     """The API's crate document; its `{"errors": [{"detail": "Not Found"}]}` body is a 404."""
     if isinstance(payload, dict) and payload.get("errors"):
-        details = "; ".join(str(e.get("detail", e)) for e in payload["errors"] if e)
+        errors = payload["errors"]
+        details = "; ".join(
+            str(e.get("detail", e)) if isinstance(e, dict) else str(e)
+            for e in (errors if isinstance(errors, list) else [errors])
+            if e
+        )
         if "not found" in details.lower():
             raise PackageNotFound(f"cargo package {name!r} does not exist", url=url)
         raise MalformedPayload(f"crate {name!r}: API error {details!r} at {url}", url=url)

@@ -268,13 +268,19 @@ def management_key(dep: Dependency) -> tuple[str, str, str, str]:
     return (dep.group_id, dep.artifact_id, dep.type or "jar", dep.classifier)
 
 
+# No coordinate, version or URL is longer; a POM whose properties expand past it is hostile.
+MAX_INTERPOLATED = 64 * 1024
+
+
 def interpolate(text: str, values: dict[str, str]) -> str:
     """Replace `${name}` from values, repeatedly (properties refer to properties), bounded."""
     if "${" not in text:
         return text
     for _ in range(10):
         replaced = _PROPERTY.sub(lambda m: values.get(m.group(1).strip(), m.group(0)), text)
-        if replaced == text:
+        if replaced == text or len(replaced) > MAX_INTERPOLATED:
+            # Over the cap: properties expanding into properties (a "billion laughs" without
+            # entities); the text stays unresolved, as a missing property would.
             break
         text = replaced
     return text

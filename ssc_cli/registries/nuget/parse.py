@@ -271,7 +271,9 @@ def requirements(leaf: dict[str, Any], kinds: frozenset[str]) -> list[Requiremen
     for group in groups if isinstance(groups, list) else []:
         if not isinstance(group, dict):
             continue
-        framework = group.get("targetFramework") or "any"
+        moniker = group.get("targetFramework")
+        # A group without a usable moniker string applies to every framework; keep its edges.
+        framework = moniker if isinstance(moniker, str) and moniker else "any"
         for dep in group.get("dependencies") or []:
             if not isinstance(dep, dict) or not isinstance(dep.get("id"), str):
                 continue

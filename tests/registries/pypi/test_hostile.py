@@ -1,0 +1,80 @@
+"""Hostile PyPI input: PEP 508 lines and JSON API documents written by anyone who can publish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ssc_cli.registries.pypi import parse
+from tests.reliability.strategies import json_values, mutated, nasty_text, survives
+
+URL = "http://127.0.0.1:1/pypi/victim/json"
+
+VALID: dict[str, Any] = {
+    "info": {
+        "name": "victim",
+        "version": "1.0",
+        "license": "MIT",
+        "classifiers": ["License :: OSI Approved :: MIT License"],
+        "project_urls": {"Source": "https://github.com/o/victim"},
+        "requires_dist": ["requests (>=2.0)", "idna; extra == 'x'"],
+    },
+    "last_serial": 7,
+    "releases": {
+        "1.0": [
+            {
+                "filename": "victim-1.0-py3-none-any.whl",
+                "url": "http://127.0.0.1:1/files/victim-1.0-py3-none-any.whl",
+                "packagetype": "bdist_wheel",
+                "upload_time_iso_8601": "2024-01-01T00:00:00Z",
+                "yanked": False,
+            }
+        ]
+    },
+    "urls": [],
+}
+
+pep508_lines = st.one_of(
+    nasty_text,
+    st.builds(
+        lambda name, op, version, marker: f"{name}{op}{version}{marker}",
+        st.one_of(st.from_regex(r"[A-Za-z][A-Za-z0-9._-]{0,20}", fullmatch=True), nasty_text),
+        st.sampled_from(["", "==", ">=", "~=", " (", "<", "!=", "===", " @ ", "["]),
+        nasty_text,
+        st.sampled_from(
+            ["", "; python_version < '3'", "; extra == 'a'", ";", "; os_name == '\x00'"]
+        ),
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(pep508_lines, max_size=5))
+def test_requires_dist_lines_never_crash(lines: list[str]) -> None:
+    """Any Requires-Dist list: requirements, or lines skipped; never an exception."""
+    result = parse.requirements(lines)
+    for requirement in result:
+        assert requirement.name
+        parse.securechain_constraints(requirement.raw_constraints or "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(mutated(VALID), json_values(["info", "releases", "urls", "name", "version"])))
+def test_json_api_documents_leave_only_malformed_payload(doc: Any) -> None:
+    project = survives(lambda: parse.parse_project(doc, URL), URL)
+    if project is not None:
+        parse.requirements(project.info.requires_dist)
+        parse.license_signals(project.info)
+        parse.repository_url(project.info)
+        for files in project.releases.values():
+            parse.release_date(files)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=300) | nasty_text.map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_simple_listings_and_project_pages(body: bytes) -> None:
+    for content_type in ("application/vnd.pypi.simple.v1+json", "text/html"):
+        survives(lambda t=content_type: parse.parse_simple_listing(body, t, URL), URL)
+        survives(lambda t=content_type: parse.parse_simple_project(body, t, URL), URL)
