@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fakeregistry.server import FakeRegistry
+from tests.real_servers import _real_servers  # noqa: F401  (autouse: the real servers)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "real"

@@ -1,8 +1,8 @@
-"""Stores for the graph tests: SQLite, Neo4jStore on the Cypher emulator, a real Neo4j; record builders.
+"""Stores for the graph tests: SQLite, a real Neo4j 5, Neo4jStore on the Cypher emulator; record builders.
 
-The real Neo4j runs only when SSC_TEST_NEO4J_URI is set (with SSC_TEST_NEO4J_USER,
-SSC_TEST_NEO4J_PASSWORD and optionally SSC_TEST_NEO4J_DATABASE). It deletes every node carrying
-an ssc label before and after each test: point it at a throwaway database.
+The real Neo4j is the test process's own server (tests/real_servers.py), or SSC_TEST_NEO4J_URI.
+Tests on it carry the `neo4j` marker, which gives them an empty database; an external server is
+wiped whole, so point SSC_TEST_NEO4J_URI at a throwaway database.
 """
 
 from __future__ import annotations
@@ -20,27 +20,20 @@ from ssc_cli.graph.neo4j import Neo4jStore
 from ssc_cli.graph.sqlite import SqliteStore
 from ssc_cli.models import Ecosystem, PackageRecord, Requirement, VersionRecord
 from tests.cypher_emulator import EmulatedGraphDatabase
+from tests.real_servers import neo4j_target, wipe_neo4j
 
 PYPI, NPM, MAVEN, CARGO = Ecosystem.PYPI, Ecosystem.NPM, Ecosystem.MAVEN, Ecosystem.CARGO
 SSC_LABELS = [e.label for e in Ecosystem] + ["Version", "SscCursor", "SscRun", "SscFailure"]
 SSC_LABELS += ["SscCounter", "License", "LicenseException", "SscLicenseList", "SscCheck"]
-KINDS = [
-    "sqlite",
-    "neo4j-emulated",
-    pytest.param("neo4j", marks=pytest.mark.neo4j),
-]
+# The contract runs on the embedded store and the real server; the emulator stays for what only
+# it can do (inject transient failures into a transaction, see test_graph_store_internals.py).
+NEO4J = pytest.param("neo4j", marks=pytest.mark.neo4j)
+KINDS = ["sqlite", NEO4J]
 
 
 def real_neo4j() -> tuple[str, str, str, str | None]:
-    uri = os.environ.get("SSC_TEST_NEO4J_URI")
-    if not uri:
-        pytest.skip("SSC_TEST_NEO4J_URI is not set: no Neo4j 5 server to run the contract on")
-    return (
-        uri,
-        os.environ.get("SSC_TEST_NEO4J_USER", "neo4j"),
-        os.environ.get("SSC_TEST_NEO4J_PASSWORD", ""),
-        os.environ.get("SSC_TEST_NEO4J_DATABASE") or None,
-    )
+    target = neo4j_target()
+    return target.uri, target.user, target.password, target.database
 
 
 def need_ocg() -> None:
@@ -54,12 +47,7 @@ def need_ocg() -> None:
 
 
 def wipe_real_neo4j() -> None:
-    import neo4j
-
-    uri, user, password, database = real_neo4j()
-    with neo4j.GraphDatabase.driver(uri, auth=(user, password)) as driver:
-        for name in SSC_LABELS:
-            driver.execute_query(f"MATCH (n:{name}) DETACH DELETE n", database_=database)
+    wipe_neo4j()
 
 
 def open_store(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GraphStore:

@@ -1,11 +1,10 @@
 """One contract suite for every GraphStore: SQLite, Neo4j through an embedded Cypher engine, real Neo4j.
 
-The real-server parameter runs only when SSC_TEST_NEO4J_URI is set; see tests/graph_stores.py.
+The real server is the test process's own Neo4j 5 (or SSC_TEST_NEO4J_URI); see tests/real_servers.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from tests.graph_stores import (
     CARGO,
     KINDS,
     MAVEN,
+    NEO4J,
     NPM,
     PYPI,
     of_type,
@@ -27,7 +27,6 @@ from tests.graph_stores import (
     req,
     run_sql,
     ver,
-    wipe_real_neo4j,
 )
 
 RUBYGEMS = Ecosystem.RUBYGEMS
@@ -40,8 +39,6 @@ def store(
     made = open_store(request.param, tmp_path, monkeypatch)
     yield made
     made.close()
-    if request.param == "neo4j":
-        wipe_real_neo4j()
 
 
 # -- the contract ---------------------------------------------------------------------------
@@ -424,14 +421,12 @@ def _scenario(store: GraphStore) -> None:
     store.mark(PYPI, ["c"], "missing", "404")
 
 
+@pytest.mark.parametrize("other", ["neo4j-emulated", NEO4J])
 def test_every_store_exports_the_same_graph(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    other: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kinds = ["sqlite", "neo4j-emulated"] + (
-        ["neo4j"] if os.environ.get("SSC_TEST_NEO4J_URI") else []
-    )
     exports, shows = {}, {}
-    for kind in kinds:
+    for kind in ["sqlite", other]:
         store = open_store(kind, tmp_path, monkeypatch)
         try:
             _scenario(store)
@@ -445,17 +440,17 @@ def test_every_store_exports_the_same_graph(
                 shown.pop("moment")
         finally:
             store.close()
-            if kind == "neo4j":
-                wipe_real_neo4j()
     assert len(exports["sqlite"]) == 25  # 9 packages, 8 versions, 8 edges
-    for kind in kinds[1:]:
-        assert exports[kind] == exports["sqlite"], kind
-        assert shows[kind] == shows["sqlite"], kind
+    assert exports[other] == exports["sqlite"]
+    assert shows[other] == shows["sqlite"]
 
 
-def test_neo4j_pages_export_and_tokens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("kind", ["neo4j-emulated", NEO4J])
+def test_neo4j_pages_export_and_tokens(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reference = open_store("sqlite", tmp_path, monkeypatch)
-    paged = open_store("neo4j-emulated", tmp_path, monkeypatch)
+    paged = open_store(kind, tmp_path, monkeypatch)
     monkeypatch.setattr(neo4j_store, "_PAGE", 2)
     monkeypatch.setattr(neo4j_store, "_CHUNK", 2)
     records = [
