@@ -56,6 +56,8 @@ def configure_logging(verbosity: int, quiet: bool) -> None:
     root.setLevel(level)
     if verbosity < 2:  # httpx logs every request at INFO
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        # A real Neo4j warns about every label or property a young graph lacks (one per query).
+        logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
 
 
 def parse_ecosystem(text: str, *, implemented: bool = True) -> Ecosystem:
