@@ -76,7 +76,9 @@ def duplicate_purls_query(eco: Ecosystem) -> str:
         "WITH sum(CASE WHEN c > 1 THEN 1 ELSE 0 END) AS twins "
         f"OPTIONAL MATCH (v:{VERSION}) WHERE v.purl STARTS WITH $prefix "
         "WITH twins, v.purl AS k, count(v) AS c "
-        "RETURN twins + sum(CASE WHEN c > 1 THEN 1 ELSE 0 END) AS n"
+        # Neo4j refuses a grouping key inside an aggregate's expression: sum first, add after.
+        "WITH twins, sum(CASE WHEN c > 1 THEN 1 ELSE 0 END) AS version_twins "
+        "RETURN twins + version_twins AS n"
     )
 
 
