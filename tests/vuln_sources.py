@@ -2,14 +2,13 @@
 
 SOURCE_KINDS is the parametrisation: "osv" (a temporary SQLite OSV store), "mongo-fake"
 (MongoSource over mongomock: the same query shape is evaluated, queries are counted), and
-"mongo" (MongoSource on a real MongoDB-protocol server at SSC_TEST_MONGO_URI; each test uses
+"mongo" (MongoSource on the real MongoDB-protocol test server, tests/real_servers.py; each test uses
 its own database, dropped afterwards). open_source(kind, tmp_path, records) returns a source
 holding exactly these records.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,15 +19,13 @@ import pytest
 from ssc_cli.vulns.interface import VulnerabilitySource, parse_advisory
 from ssc_cli.vulns.mongo import MongoSource
 from ssc_cli.vulns.osv import Loaded, OsvStore
+from tests.real_servers import mongo_uri
 
-SOURCE_KINDS = ["osv", "mongo-fake", pytest.param("mongo", marks=pytest.mark.mongodb)]
+SOURCE_KINDS = ["osv", "mongo-fake", pytest.param("mongo", marks=pytest.mark.mongo)]
 
 
 def real_mongo_uri() -> str:
-    uri = os.environ.get("SSC_TEST_MONGO_URI")
-    if not uri:
-        pytest.skip("SSC_TEST_MONGO_URI is not set: no MongoDB-protocol server for the contract")
-    return uri
+    return mongo_uri()
 
 
 class Populated:
