@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _WAL_ATTEMPTS = 50
@@ -32,3 +34,30 @@ def open_wal(
             time.sleep(0.05 * (attempt + 1))
     db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return db
+
+
+@contextmanager
+def write_transaction(
+    db: sqlite3.Connection, fail: Callable[[str, sqlite3.Error], Exception]
+) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT on an autocommit connection, rolled back on any error.
+
+    A failed BEGIN, statement or COMMIT (disk full, I/O error, lock timeout) must neither leave
+    the connection inside a transaction nor escape as a raw sqlite3 error: it is raised as
+    fail("begin" | "write", exc), the caller's own SscError.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise fail("begin", exc) from exc
+    try:
+        yield db
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise fail("write", exc) from exc
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from ssc_cli.graph.sqlite_quality import QUALITY_SCHEMA, SqliteQuality
 from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
 from ssc_cli.graph.sqlite_vulns import SqliteVulns, migrate_vulns
-from ssc_cli.localdb import open_wal
+from ssc_cli.localdb import open_wal, write_transaction
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 
 
@@ -79,27 +79,13 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise GraphUnavailable(f"cannot write to {self.path}: {exc}") from exc
-        try:
-            yield self._db
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            # A failed statement or COMMIT (disk full, I/O error, lock timeout) must not leave
-            # the connection inside a transaction nor escape as a raw sqlite3 error (exit 5).
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise GraphUnavailable(
-                f"write to {self.path} failed and was rolled back: {exc}"
-            ) from exc
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db, self._write_failed)
+
+    def _write_failed(self, stage: str, exc: sqlite3.Error) -> GraphUnavailable:
+        if stage == "begin":
+            return GraphUnavailable(f"cannot write to {self.path}: {exc}")
+        return GraphUnavailable(f"write to {self.path} failed and was rolled back: {exc}")
 
     # -- writes ---------------------------------------------------------------------------
 

@@ -13,12 +13,12 @@ import sqlite3
 import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ssc_cli.localdb import open_wal
+from ssc_cli.localdb import open_wal, write_transaction
 from ssc_cli.models import Ecosystem
 from ssc_cli.vulns.ecosystems import from_osv, rules
 from ssc_cli.vulns.interface import (
@@ -119,22 +119,13 @@ class OsvStore:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            yield self._db
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise VulnSourceUnavailable(
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(
+            self._db,
+            lambda _stage, exc: VulnSourceUnavailable(
                 f"write to the OSV store {self.path} failed: {exc}"
-            ) from exc
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+            ),
+        )
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
