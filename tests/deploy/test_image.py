@@ -130,10 +130,16 @@ def _build_wheel(tmp_path: Path) -> Path:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "--wheel-dir", str(wheels), str(src)],
-        check=True, capture_output=True, text=True, timeout=300,
+        check=True, capture_output=True, text=True, timeout=300, env=_pip_env(),
     )  # fmt: skip
     (wheel,) = wheels.glob("ssc-*.whl")
     return wheel
+
+
+def _pip_env() -> dict[str, str]:
+    """This environment without PYTHONPATH: a checkout on it (with its ssc.egg-info) makes pip
+    believe ssc is installed already, and it would install nothing."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @pytest.mark.slow
@@ -148,7 +154,7 @@ def test_the_wheel_runs_ssc_from_a_clean_venv(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
          "--no-index", str(wheel)],
-        check=True, capture_output=True, text=True, timeout=300,
+        check=True, capture_output=True, text=True, timeout=300, env=_pip_env(),
     )  # fmt: skip
     site = Path(
         subprocess.run(
