@@ -54,6 +54,12 @@ from ssc_cli.registries.rubygems.records import (
 from ssc_cli.repository import vendor_of
 from ssc_cli.settings import Settings
 
+
+class DigestMismatch(MalformedPayload):
+    """A body that does not match the checksum the registry published for it: a transfer
+    fault, not a property of the artefact, so it is never read as "no data"."""
+
+
 log = logging.getLogger(__name__)
 
 ECO = Ecosystem.RUBYGEMS
@@ -175,7 +181,7 @@ class RubyGemsRegistry:
         def verified(response: HttpResponse) -> HttpResponse:
             expected = bytes.fromhex(sha256) if sha256 else parse_digest(response.headers)
             if expected is not None and hashlib.sha256(response.content).digest() != expected:
-                raise MalformedPayload(f"{url}: body does not match its SHA-256", url=url)
+                raise DigestMismatch(f"{url}: body does not match its SHA-256", url=url)
             return response
 
         return await self.http.get_parsed(
@@ -232,7 +238,7 @@ class RubyGemsRegistry:
         """Require paths of one version's .gem (the newest release: fetch picks it).
 
         A missing, oversized or unreadable artefact leaves the list empty; a transient failure
-        (429/5xx after retries, network) fails the gem so the next run retries it, instead of
+        (429/5xx after retries, network, a body not matching its checksum) fails the gem so the next run retries it, instead of
         writing an empty list that no later update would correct.
         """
         cap = self.settings.sdist_max_bytes
@@ -251,6 +257,8 @@ class RubyGemsRegistry:
                 max_entries=self.settings.archive_max_entries,
                 max_unpacked=cap * 10,
             )
+        except DigestMismatch:
+            raise  # damaged in transfer (the registry's checksum says so): retry the gem later
         except (MalformedPayload, PayloadTooLarge) as exc:
             log.debug("rubygems %s: no import names from %s (%s)", raw, url, exc)
             return []
