@@ -32,7 +32,7 @@ from ssc_cli.graph.sqlite_parents import SqliteParentLinks
 from ssc_cli.graph.sqlite_quality import QUALITY_SCHEMA, SqliteQuality
 from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
-from ssc_cli.graph.sqlite_vulns import SqliteVulns, migrate_vulns
+from ssc_cli.graph.sqlite_vulns import SqliteVulns, migrate_vulns, missing_vuln_columns
 from ssc_cli.localdb import open_wal, write_transaction
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 
@@ -66,9 +66,14 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
         try:
             self._db.executescript(SCHEMA + QUALITY_SCHEMA)
             migrate_licenses(self._db)
-            migrate_vulns(self._db)
         except sqlite3.Error as exc:
             raise GraphUnavailable(f"cannot create the schema in {self.path}: {exc}") from exc
+        # Adding columns reads the table then ALTERs it: inside one write transaction, so two
+        # processes opening a graph at once do not both add the same column (migrate_vulns
+        # checks again under the lock); a graph that has them needs no write at all.
+        if missing_vuln_columns(self._db):
+            with self._transaction() as db:
+                migrate_vulns(db)
 
     def ping(self) -> None:
         try:

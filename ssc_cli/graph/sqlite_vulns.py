@@ -22,12 +22,16 @@ _INDEX = (
 )
 
 
-def migrate_vulns(db: sqlite3.Connection) -> None:
-    """Idempotent: add the attribution columns an older graph lacks."""
+def missing_vuln_columns(db: sqlite3.Connection) -> list[str]:
+    """The attribution columns this graph's versions table lacks (an older ssc wrote it)."""
     have = {row[1] for row in db.execute("PRAGMA table_info(versions)")}
-    for column, kind in _COLUMNS.items():
-        if column not in have:
-            db.execute(f"ALTER TABLE versions ADD COLUMN {column} {kind}")
+    return [column for column in _COLUMNS if column not in have]
+
+
+def migrate_vulns(db: sqlite3.Connection) -> None:
+    """Idempotent: add the attribution columns an older graph lacks, and their index."""
+    for column in missing_vuln_columns(db):
+        db.execute(f"ALTER TABLE versions ADD COLUMN {column} {_COLUMNS[column]}")
     db.execute(_INDEX)
 
 
