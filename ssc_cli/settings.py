@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     queue_maxlen: int = Field(0, ge=0)
     queue_trim_acked: bool = True
     queue_dlq_maxlen: int = Field(0, ge=0)
+    # drain-queue: how long a worker whose Redis went away keeps reconnecting before exit 5.
+    queue_reconnect_seconds: float = Field(300.0, ge=0)
     # A dependency discovered by drain-queue is not queued again for this many seconds.
     queue_discovery_ttl: int = Field(3_600, ge=0)
 

@@ -19,6 +19,7 @@ from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import Ecosystem, read_names_file
 from ssc_cli.pipeline.drain import DrainOptions, DrainSummary, drain
 from ssc_cli.pipeline.observe import metrics_target
+from ssc_cli.pipeline.reconnect import ReconnectingQueue
 from ssc_cli.pipeline.stop import Stop, stop_on_signals
 from ssc_cli.quality.checks import after_run_thresholds
 from ssc_cli.queue.connection import connect_async
@@ -113,7 +114,11 @@ async def _drain(settings: Settings, options: DrainOptions, stop: Stop) -> Drain
             def open_registry(eco: Ecosystem) -> Registry:
                 return registries.open_registry(eco, settings, http)
 
-            return await drain(stream, store, open_registry, options, stop)
+            async def reachable(eco: Ecosystem) -> bool:
+                return await registries.reachable(eco, settings, http)
+
+            queue = ReconnectingQueue(stream, settings.queue_reconnect_seconds, stop)
+            return await drain(queue, store, open_registry, options, stop, reachable)
     finally:
         store.close()
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,6 +53,8 @@ class Queue(Protocol):
 
     async def heartbeat(self, ids: Sequence[str]) -> None: ...
 
+    async def give_back(self, entries: Sequence[Entry]) -> None: ...
+
     async def drained(self) -> bool: ...
 
     async def trim(self) -> None: ...
@@ -91,6 +93,7 @@ class DrainSummary:
     already_present: int = 0  # requests for packages the graph had (edge written, no fetch)
     missing: int = 0  # not in the registry: recorded as missing, acked
     retry_later: int = 0  # failed, left pending for another delivery
+    deferred: int = 0  # registry down: left pending with the attempt given back (exit 4)
     dependencies_enqueued: int = 0
     unknown_parents: int = 0
     stopped: str = "empty"
@@ -125,8 +128,10 @@ class Drain:
         open_registry: Callable[[Ecosystem], Registry],
         options: DrainOptions,
         stop: Stop | None = None,
+        reachable: Callable[[Ecosystem], Awaitable[bool]] | None = None,
     ) -> None:
         self.queue = queue
+        self.reachable = reachable
         self.store = store
         self.options = options
         self.stop = stop or Stop()
@@ -135,6 +140,7 @@ class Drain:
         self._registries: dict[Ecosystem, Registry | None] = {}
         self._streak = 0
         self.written: set[Ecosystem] = set()  # ecosystems this run wrote to (for the checks)
+        self._down: list[str] = []  # registries found down in this batch: why it ends with exit 4
 
     async def run(self) -> DrainSummary:
         started = time.monotonic()
@@ -188,6 +194,8 @@ class Drain:
         summary.reclaimed += sum(1 for e in entries if e.reclaimed)
         dead: list[DeadLetter] = []
         done: list[str] = []
+        deferred: list[Entry] = []
+        self._down = []
         by_eco: dict[Ecosystem, list[_Request]] = {}
         for entry in entries:
             request = self._validate(entry, dead)
@@ -199,7 +207,7 @@ class Drain:
         beat = asyncio.create_task(self._heartbeat([e.id for e in entries], finished))
         try:
             for eco, requests in by_eco.items():
-                await self._extract(eco, requests, done, dead)
+                await self._extract(eco, requests, done, dead, deferred)
         finally:
             # Stopped by an event, not cancelled: a cancel landing inside a Redis command can be
             # swallowed by the client, and awaiting the task then hangs for ever.
@@ -209,6 +217,13 @@ class Drain:
         await self.queue.dead_letter(dead)
         await self.queue.ack(done)
         summary.dead_lettered += len(dead)
+        if deferred:
+            # A registry outage is not the message's fault: its attempt is given back, so the
+            # messages wait out the outage pending instead of ending up as dead letters.
+            await self.queue.give_back(deferred)
+            summary.deferred += len(deferred)
+        if self._down:
+            raise RegistryUnavailable("; ".join(self._down))
 
     def _validate(self, entry: Entry, dead: list[DeadLetter]) -> _Request | None:
         parsed = parse_entry(entry.fields)
@@ -260,6 +275,7 @@ class Drain:
         requests: list[_Request],
         done: list[str],
         dead: list[DeadLetter],
+        deferred: list[Entry],
     ) -> None:
         registry = self._registry(eco)
         assert registry is not None
@@ -272,6 +288,7 @@ class Drain:
         extraction = Extraction(registry, self.store, batch_size=max(1, len(wanted)))
         extraction.attribute = self.options.attribute
         outcomes = await self._fetch_all(extraction, wanted, known)
+        down = await self._registry_down(eco, list(outcomes.values()))
         for fetched in outcomes.values():
             extraction.accept(fetched)
         extraction.flush()
@@ -284,6 +301,9 @@ class Drain:
         for request in requests:
             outcome = outcomes.get(request.name)
             entry = request.entry
+            if down is not None and outcome is not None and outcome.unreachable:
+                deferred.append(entry)  # no attempt spent; retried once the registry is back
+                continue
             if outcome is not None and outcome.error is not None:
                 self.summary.failed += 1
                 if entry.deliveries < self.options.max_attempts:
@@ -330,15 +350,36 @@ class Drain:
                 return await extraction.fetch(name, known.get(name))
 
         results = await asyncio.gather(*(one(n) for n in names))
-        for outcome in results:
+        return {o.name: o for o in results}
+
+    async def _registry_down(self, eco: Ecosystem, outcomes: list[Outcome]) -> str | None:
+        """Why the registry counts as down after this batch's fetches, or None.
+
+        Down: UNREACHABLE_STREAK unreachable outcomes in a row (as for ingest), or every fetch of
+        the batch unreachable and the registry's own probe URL failing too. The probe tells an
+        outage from one package whose URLs fail (a small batch, a single redelivered message).
+        """
+        streak_error = None
+        for outcome in outcomes:
             self._streak = self._streak + 1 if outcome.unreachable else 0
             if self._streak >= UNREACHABLE_STREAK:
-                # Nothing is acked: every message stays pending for a later run (exit 4).
-                raise RegistryUnavailable(
-                    f"{extraction.registry.ecosystem.value} registry unreachable for "
-                    f"{self._streak} packages in a row: {outcome.error}"
-                )
-        return {o.name: o for o in results}
+                streak_error = outcome.error
+        unreachable = [o for o in outcomes if o.unreachable]
+        if streak_error is not None:
+            reason = (
+                f"{eco.value} registry unreachable for {self._streak} packages in a row: "
+                f"{streak_error}"
+            )
+        elif unreachable and len(unreachable) == len(outcomes) and self.reachable is not None:
+            if await self.reachable(eco):
+                return None
+            reason = (
+                f"{eco.value} registry unreachable (its probe failed too): {unreachable[0].error}"
+            )
+        else:
+            return None
+        self._down.append(reason)
+        return reason
 
     async def _discover(
         self,
@@ -396,10 +437,11 @@ async def drain(
     open_registry: Callable[[Ecosystem], Registry],
     options: DrainOptions,
     stop: Stop | None = None,
+    reachable: Callable[[Ecosystem], Awaitable[bool]] | None = None,
 ) -> DrainSummary:
     """Process messages until empty, max-messages or stop; see Drain. The run is recorded
     (job drain-queue) and ends with the cheap checks of the ecosystems it wrote."""
-    worker = Drain(queue, store, open_registry, options, stop)
+    worker = Drain(queue, store, open_registry, options, stop, reachable)
     with recorded_run(store, "drain-queue", None, dry_run=False, metrics=options.metrics) as run_id:
         summary = await worker.run()
         summary.run_id = run_id

@@ -100,6 +100,12 @@ class ExtractionStream:
 
     # -- consuming ------------------------------------------------------------------------
 
+    def forget_group(self) -> None:
+        """After a lost connection: create the group again if needed (a Redis restarted empty)
+        and re-read this consumer's own pending entries first."""
+        self._group_ready = False
+        self._history_read = False
+
     async def ensure_group(self) -> None:
         """XGROUP CREATE … 0 MKSTREAM: entries already on the stream are read too."""
         if self._group_ready:
@@ -215,6 +221,29 @@ class ExtractionStream:
                 message_ids=list(ids),
                 justid=True,
             )
+
+    async def give_back(self, entries: Sequence[Entry]) -> None:
+        """Undo the delivery count of entries left pending through no fault of theirs (their
+        registry is down): XCLAIM … RETRYCOUNT <deliveries - 1> JUSTID, one per count."""
+        by_count: dict[int, list[str]] = {}
+        for entry in entries:
+            by_count.setdefault(max(0, entry.deliveries - 1), []).append(entry.id)
+        if not by_count:
+            return
+        cfg = self.config
+        with _redis_errors("giving attempts back"):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for count, ids in by_count.items():
+                    pipe.xclaim(
+                        cfg.stream,
+                        cfg.group,
+                        cfg.consumer,
+                        min_idle_time=0,
+                        message_ids=list[Any](ids),
+                        retrycount=count,
+                        justid=True,
+                    )
+                await pipe.execute()
 
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:

@@ -72,3 +72,19 @@ def close_registry(registry: Registry) -> None:
     close = getattr(registry, "close", None)
     if callable(close):
         close()
+
+
+async def reachable(ecosystem: Ecosystem, settings: Settings, http: Http) -> bool:
+    """Whether every probe URL of the registry (those doctor checks) answers, after the HTTP
+    layer's retries, with something other than a connection error, a 5xx or a 429."""
+    from ssc_cli.errors import RegistryUnavailable
+    from ssc_cli.http import RETRY_STATUSES
+
+    for _setting, url in probes(ecosystem, settings):
+        try:
+            status = await http.head(url)
+        except RegistryUnavailable:
+            return False
+        if status in RETRY_STATUSES:
+            return False
+    return True
