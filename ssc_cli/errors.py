@@ -15,6 +15,10 @@ class ConfigError(SscError):
     exit_code = 2
 
 
+class GraphMissing(ConfigError):
+    """A read-only command was pointed at a graph that does not exist (or is too old to read)."""
+
+
 class QualityGateError(SscError):
     """A quality gate blocked the run."""
 

@@ -11,6 +11,12 @@ from pathlib import Path
 _WAL_ATTEMPTS = 50
 
 
+def open_read_only(path: Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """A read-only connection to an existing file (mode=ro: never creates nor writes it)."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+
+
 def open_wal(
     path: Path, *, timeout: float = 30.0, check_same_thread: bool = True
 ) -> sqlite3.Connection:

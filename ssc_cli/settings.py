@@ -57,6 +57,40 @@ def _default_cache_dir() -> Path:
     return Path(base) / "ssc"
 
 
+def _check_sqlite_uri(value: str) -> str:
+    """sqlite:///relative or sqlite:////absolute; sqlite://x would name a file at the root."""
+    path = value.split("://", 1)[1]
+    if not path.startswith("/"):
+        raise ValueError(
+            f"{value!r} has two slashes: write sqlite:///{path} for a path relative to the "
+            f"working directory or sqlite:////absolute/path/{Path(path).name}"
+        )
+    if path in ("/", "//"):
+        raise ValueError(f"{value!r} names no file: write sqlite:///graph.sqlite")
+    return value
+
+
+def _check_bolt_uri(value: str, scheme: str) -> str:
+    """A host, an optional port in range, no path: what the Neo4j driver accepts."""
+    example = f"{scheme}://neo4j.example:7687"
+    if any(c.isspace() for c in value):
+        raise ValueError(f"contains white space; write it like {example}")
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+    except ValueError:
+        raise ValueError(
+            f"has a port that is not a number 1-65535; write it like {example}"
+        ) from None
+    if not parts.hostname:
+        raise ValueError(f"names no host; write it like {example}")
+    if parts.path not in ("", "/") or parts.fragment:
+        raise ValueError(f"has a path; the database is SSC_GRAPH_DATABASE. Write it like {example}")
+    if parts.query and not scheme.startswith("neo4j"):
+        raise ValueError("a bolt:// URI takes no query (routing context needs neo4j://)")
+    return value
+
+
 class Settings(BaseSettings):
     """Every knob of ssc; built once per command and passed down."""
 
@@ -229,9 +263,11 @@ class Settings(BaseSettings):
         if value is None or value == "":
             return None
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-        if scheme not in ("sqlite", "bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
+        if scheme == "sqlite":
+            return _check_sqlite_uri(value)
+        if scheme not in ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"):
             raise ValueError("must start with sqlite:///, bolt:// or neo4j://")
-        return value
+        return _check_bolt_uri(value, scheme)
 
     @field_validator("http_allowed_hosts")
     @classmethod

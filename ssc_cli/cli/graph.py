@@ -32,7 +32,7 @@ def export_command(
     ctx: Context = typer_ctx.obj
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False) if ecosystem else None
-        store = open_store(ctx.settings)
+        store = open_store(ctx.settings, read_only=True)
         try:
             store.migrate()
             out = sys.stdout
@@ -56,7 +56,7 @@ def show_command(
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False)
-        store = open_store(ctx.settings)
+        store = open_store(ctx.settings, read_only=True)
         try:
             store.migrate()
             package = store.show(eco, name)

@@ -191,7 +191,7 @@ def show_command(
         from ssc_cli.vulns.sources import open_source
 
         settings = ctx.settings
-        store = open_store(settings)
+        store = open_store(settings, read_only=True)
         source = None
         try:
             store.migrate()

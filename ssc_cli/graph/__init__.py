@@ -6,13 +6,17 @@ from ssc_cli.graph.interface import GraphStore
 from ssc_cli.settings import Settings
 
 
-def open_store(settings: Settings) -> GraphStore:
-    """The store named by SSC_GRAPH_URI (a SQLite file in the data directory by default)."""
+def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
+    """The store named by SSC_GRAPH_URI (a SQLite file in the data directory by default).
+
+    read_only: for commands that only read (graph show/export): a missing SQLite graph is a
+    GraphMissing error instead of a new empty file, and the file is opened mode=ro.
+    """
     uri = settings.graph_target
     if uri.startswith("sqlite:"):
         from ssc_cli.graph.sqlite import SqliteStore
 
-        return SqliteStore.from_uri(uri)
+        return SqliteStore.from_uri(uri, read_only=read_only)
     from ssc_cli.graph.neo4j import Neo4jStore
 
     password = settings.graph_password.get_secret_value() if settings.graph_password else ""

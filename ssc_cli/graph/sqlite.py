@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ssc_cli.errors import GraphUnavailable
+from ssc_cli.errors import GraphMissing, GraphUnavailable
 from ssc_cli.graph.interface import (
     EXTRACTED,
     PENDING,
@@ -33,18 +33,27 @@ from ssc_cli.graph.sqlite_quality import QUALITY_SCHEMA, SqliteQuality
 from ssc_cli.graph.sqlite_reads import chunks, reading, reading_rows
 from ssc_cli.graph.sqlite_schema import SCHEMA
 from ssc_cli.graph.sqlite_vulns import SqliteVulns, migrate_vulns, missing_vuln_columns
-from ssc_cli.localdb import open_wal, write_transaction
+from ssc_cli.localdb import open_read_only, open_wal, write_transaction
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
+
+_OLDER_READ_ONLY = (
+    "the graph {path} was written by an older ssc and is opened read-only: run any writing "
+    "ssc command on it once (with write access) to upgrade it"
+)
 
 
 class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns):
     """GraphStore on a SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = open_wal(path, check_same_thread=False)
+            if read_only:
+                self._db = open_read_only(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = open_wal(path, check_same_thread=False)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB: bulk upserts stay in memory
             self._db.execute("PRAGMA temp_store=MEMORY")
@@ -55,10 +64,15 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
         self._db.row_factory = sqlite3.Row
 
     @classmethod
-    def from_uri(cls, uri: str) -> SqliteStore:
-        """sqlite:///relative/path or sqlite:////absolute/path."""
-        path = uri.split("sqlite:///", 1)[1] if uri.startswith("sqlite:///") else uri[7:]
-        return cls(Path(path))
+    def from_uri(cls, uri: str, *, read_only: bool = False) -> SqliteStore:
+        """sqlite:///relative/path or sqlite:////absolute/path; read-only needs an existing graph."""
+        path = Path(uri.split("sqlite:///", 1)[1] if uri.startswith("sqlite:///") else uri[7:])
+        if read_only and not path.is_file():
+            raise GraphMissing(
+                f"there is no graph at {path}: nothing has been ingested there yet (run "
+                "`ssc ingest ECOSYSTEM`), or SSC_GRAPH_URI / SSC_DATA_DIR point elsewhere"
+            )
+        return cls(path, read_only=read_only)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -66,12 +80,18 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
         try:
             self._db.executescript(SCHEMA + QUALITY_SCHEMA)
             migrate_licenses(self._db)
+        except sqlite3.OperationalError as exc:
+            if self.read_only and "readonly" in str(exc):
+                raise GraphMissing(_OLDER_READ_ONLY.format(path=self.path)) from exc
+            raise GraphUnavailable(f"cannot create the schema in {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise GraphUnavailable(f"cannot create the schema in {self.path}: {exc}") from exc
         # Adding columns reads the table then ALTERs it: inside one write transaction, so two
         # processes opening a graph at once do not both add the same column (migrate_vulns
         # checks again under the lock); a graph that has them needs no write at all.
         if missing_vuln_columns(self._db):
+            if self.read_only:
+                raise GraphMissing(_OLDER_READ_ONLY.format(path=self.path))
             with self._transaction() as db:
                 migrate_vulns(db)
 
