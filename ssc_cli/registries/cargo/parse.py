@@ -110,6 +110,15 @@ def parse_index_file(text: str, name: str, url: str) -> IndexCrate:
     return IndexCrate(spelled, versions)
 
 
+def _target(value: Any) -> str | None:
+    """A dependency's `target` is a cfg string or null; anything else is a malformed line."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"dependency target {value!r} is not a string")
+    return value
+
+
 def _index_dependency(dep: dict[str, Any]) -> CargoDependency:
     alias = str(dep["name"])
     real = dep.get("package")
@@ -119,7 +128,7 @@ def _index_dependency(dep: dict[str, Any]) -> CargoDependency:
         req=str(dep.get("req") or ""),
         kind=kind_name(dep.get("kind"), optional),
         optional=optional,
-        target=dep.get("target") or None,
+        target=_target(dep.get("target")),
         alias=alias if real and str(real) != alias else None,
     )
 
@@ -173,7 +182,7 @@ def parse_api_dependencies(payload: Any, name: str, url: str) -> list[CargoDepen
                 req=str(dep.get("req") or ""),
                 kind=kind_name(dep.get("kind"), bool(dep.get("optional"))),
                 optional=bool(dep.get("optional")),
-                target=dep.get("target") or None,
+                target=_target(dep.get("target")),
             )
             for dep in payload["dependencies"]
         ]
