@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ssc_cli.graph.sqlite import SqliteStore
 from tests.conftest import SHARED_FIXTURES, Ssc, require_real_fixtures
 from tests.fakeregistry import pypi
 from tests.fakeregistry.osv import OsvBucketApp
@@ -282,6 +283,7 @@ def test_inline_attribution_writes_new_versions_with_their_advisories(
 
 def test_mongodb_unreachable_is_exit_5_with_the_password_redacted(ssc: Ssc) -> None:
     uri = "mongodb://admin:s3cret@127.0.0.1:9/?serverSelectionTimeoutMS=200"
+    SqliteStore.from_uri(ssc.graph_uri).migrate()  # `vulns show` reads a graph, never makes one
     result = ssc(
         "vulns",
         "show",
