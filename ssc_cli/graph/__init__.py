@@ -16,6 +16,10 @@ def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
     if uri.startswith("sqlite:"):
         from ssc_cli.graph.sqlite import SqliteStore
 
+        if settings.graph_uri is None and not read_only:
+            from ssc_cli.container import warn_if_state_is_lost
+
+            warn_if_state_is_lost(settings.data_dir)
         return SqliteStore.from_uri(uri, read_only=read_only)
     from ssc_cli.graph.neo4j import Neo4jStore
 
