@@ -56,6 +56,45 @@ async def _registries(settings: Settings, ecosystems: list[Ecosystem]) -> list[d
     return results
 
 
+def _vulns_check(settings: Settings) -> dict[str, object]:
+    """The vulnerability source attribution reads: records per ecosystem, newest `modified`."""
+    from ssc_cli.vulns.sources import describe, open_source
+
+    if settings.vuln_db_uri is None and not settings.osv_path.is_file():
+        # Doctor does not create the store; an empty one is not an error (nothing synced yet).
+        return {
+            "check": "vulnerabilities",
+            "target": str(settings.osv_path),
+            "ok": True,
+            "detail": "osv: no store yet; run `ssc vulns sync` (or set SSC_VULN_DB_URI)",
+            "exit": 0,
+            "source": "osv",
+            "records": {},
+            "newest_modified": {},
+            "newest_age_seconds": None,
+        }
+    target = (
+        redact_url(settings.vuln_db_uri.get_secret_value())
+        if settings.vuln_db_uri is not None
+        else str(settings.osv_path)
+    )
+    try:
+        source = open_source(settings)
+        try:
+            report = describe(source.info())
+        finally:
+            source.close()
+    except SscError as exc:
+        return {
+            "check": "vulnerabilities",
+            "target": target,
+            "ok": False,
+            "detail": str(exc),
+            "exit": exc.exit_code,
+        }
+    return {"check": "vulnerabilities", "target": target, "ok": True, "exit": 0, **report}
+
+
 def doctor_command(
     typer_ctx: typer.Context,
     ecosystem: Annotated[
@@ -94,6 +133,7 @@ def doctor_command(
 
             uri = settings.vuln_db_uri.get_secret_value()
             checks.append(_check("mongodb", redact_url(uri), lambda: ping(uri)))
+        checks.append(_vulns_check(settings))
         checks.extend(asyncio.run(_registries(settings, ecosystems)))
     if ctx.json_output:
         typer.echo(json.dumps(checks, indent=2))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
 
 from ssc_cli.models import PackageRecord
 from ssc_cli.settings import Settings
 from ssc_cli.vulns.attribute import Attributor
-from ssc_cli.vulns.interface import VulnerabilitySource
+from ssc_cli.vulns.interface import SourceInfo, VulnerabilitySource
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +91,36 @@ def inline_attribution(settings: Settings) -> Iterator[InlineAttribution | None]
     finally:
         if hook is not None:
             hook.close()
+
+
+def describe(info: SourceInfo, now: datetime | None = None) -> dict[str, Any]:
+    """Doctor's view of a source: records per ecosystem and the age of the newest `modified`."""
+    now = now or datetime.now(UTC)
+    records = {s.ecosystem.value: s.records for s in info.stats}
+    newest = {s.ecosystem.value: s.newest_modified for s in info.stats if s.newest_modified}
+    age: int | None = None
+    if newest:
+        latest = max(datetime.fromisoformat(v.replace("Z", "+00:00")) for v in newest.values())
+        if latest.tzinfo is None:
+            latest = latest.replace(tzinfo=UTC)
+        age = max(0, int((now - latest).total_seconds()))
+    counts = ", ".join(f"{eco} {n}" for eco, n in records.items()) or "no records"
+    detail = f"{info.kind}: {counts}"
+    if age is not None:
+        detail += f"; newest modified {_age(age)} ago"
+    if not records:
+        detail += "; run `ssc vulns sync` (or set SSC_VULN_DB_URI)" if info.kind == "osv" else ""
+    return {
+        "source": info.kind,
+        "records": records,
+        "newest_modified": newest,
+        "newest_age_seconds": age,
+        "detail": detail,
+    }
+
+
+def _age(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    if days:
+        return f"{days}d {rest // 3600}h"
+    return f"{rest // 3600}h {rest % 3600 // 60}m"

@@ -292,3 +292,29 @@ def test_mongodb_unreachable_is_exit_5_with_the_password_redacted(ssc: Ssc) -> N
         expect=5,
     )
     assert "s3cret" not in result.stderr and "admin:***@127.0.0.1:9" in result.stderr
+
+
+def test_doctor_names_the_embedded_store_its_counts_and_newest_record(
+    ssc: Ssc, tmp_path: Path
+) -> None:
+    def vulns_check() -> dict[str, Any]:
+        [check] = [c for c in ssc.json("doctor", "--ecosystem", "pypi", expect=4)
+                   if c["check"] == "vulnerabilities"]  # fmt: skip
+        return check
+
+    empty = vulns_check()  # no registry is mounted: exit 4 from the registry probe only
+    assert empty["ok"] is True and "no store yet" in empty["detail"]
+    assert not (Path(empty["target"])).exists()  # doctor does not create the store
+    path = tmp_path / "a.json"
+    path.write_text(
+        json.dumps(
+            advisory("GHSA-a", "pkg-1", [{"introduced": "0"}], modified="2024-05-01T00:00:00Z")
+        )  # fmt: skip
+    )
+    ssc.json("vulns", "sync", str(path))
+    check = vulns_check()
+    assert check["ok"] is True and check["source"] == "osv"
+    assert check["target"] == empty["target"] and Path(check["target"]).is_file()
+    assert check["records"] == {"pypi": 1}
+    assert check["newest_modified"]["pypi"].startswith("2024-05-01T00:00:00")
+    assert check["newest_age_seconds"] > 86_400 * 30

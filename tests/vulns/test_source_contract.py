@@ -126,3 +126,19 @@ def test_info_counts_records_per_ecosystem(source: Populated) -> None:
     stats = {s.ecosystem: s for s in source.source.info().stats}
     assert stats[PYPI].records == 3 and stats[NPM].records == 2
     assert stats[PYPI].newest_modified is not None
+
+
+def test_doctor_describes_counts_and_the_age_of_the_newest_record(source: Populated) -> None:
+    from datetime import UTC, datetime
+
+    from ssc_cli.vulns.sources import describe
+
+    source.put([rec("PYSEC-9", ("PyPI", "flask"), modified="2024-03-01T12:00:00Z")])
+    report = describe(source.source.info(), now=datetime(2024, 3, 3, 18, tzinfo=UTC))
+    assert report["source"] == ("osv" if source.kind == "osv" else "mongodb")
+    assert report["records"] == {"pypi": 4, "npm": 2, "maven": 1, "nuget": 1, "cargo": 1,
+                                 "rubygems": 1}  # fmt: skip
+    assert report["newest_modified"]["pypi"].startswith("2024-03-01T12:00:00")
+    assert report["newest_modified"]["npm"].startswith("2024-01-01")
+    assert report["newest_age_seconds"] == 2 * 86_400 + 6 * 3600
+    assert "pypi 4" in report["detail"] and "newest modified 2d 6h ago" in report["detail"]
