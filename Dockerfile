@@ -37,7 +37,8 @@ ENV PATH=/opt/ssc/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/var/lib/ssc \
     SSC_DATA_DIR=/var/lib/ssc \
-    SSC_CACHE_DIR=/var/cache/ssc
+    SSC_CACHE_DIR=/var/cache/ssc \
+    SSC_METRICS_DIR=/var/lib/ssc/metrics
 VOLUME ["/var/lib/ssc"]
 WORKDIR /var/lib/ssc
 USER 10001:10001

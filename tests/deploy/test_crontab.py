@@ -14,6 +14,7 @@ from tests.deploy.manifests import (
     KUBERNETES,
     crontab_entries,
     crontab_variables,
+    documents,
     pod_spec,
     render,
     ssc_command,
@@ -101,3 +102,25 @@ def test_the_cronjobs_and_the_crontab_agree() -> None:
         assert crontab[command] == schedule, command
     assert workers == {("drain-queue",)}
     assert [v for v in queue.values()] == [("*/5 * * * *", True)]
+
+
+def test_quality_checks_daily_and_strict_status_hourly() -> None:
+    """The two alerting jobs run, in cron and as CronJobs (the agreement test above)."""
+    day, hour = 86_400, 3_600
+    by_command = {ssc_command(e["args"]): e for e in ENTRIES}
+    for command, interval in ((("check",), day), (("status", "--strict"), hour)):
+        entry = by_command[command]
+        assert entry["enabled"] is True, command
+        times = croniter(str(entry["expr"]), 0)
+        assert -times.get_next(float) + times.get_next(float) == interval, command
+    # The daily checks come after the day's last writer (classify), so they see its results.
+    last = croniter(str(by_command[("classify",)]["expr"]), 0).get_next(float)
+    assert croniter(str(by_command[("check",)]["expr"]), 0).get_next(float) > last
+
+
+def test_metrics_are_written_where_cron_and_kubernetes_say() -> None:
+    """One metrics dir, inside the data dir, in the crontab and the ConfigMap."""
+    variables = crontab_variables()
+    (config,) = documents(KUBERNETES / "base" / "config.yaml")
+    assert variables["SSC_METRICS_DIR"] == variables["SSC_DATA_DIR"] + "/metrics"
+    assert config["data"]["SSC_METRICS_DIR"] == "/var/lib/ssc/metrics"

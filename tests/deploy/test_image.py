@@ -78,6 +78,9 @@ def test_runtime_is_non_root_with_writable_data_and_cache_dirs() -> None:
     env = _env(runtime)
     assert env["SSC_DATA_DIR"] == "/var/lib/ssc"
     assert env["SSC_CACHE_DIR"] == "/var/cache/ssc"
+    # The metrics files live in the data dir: writable, and kept with it (crontab and ConfigMap
+    # agree: tests/deploy/test_crontab.py).
+    assert env["SSC_METRICS_DIR"] == env["SSC_DATA_DIR"] + "/metrics"
     for name in env:
         if name.startswith("SSC_"):
             assert name[4:].lower() in Settings.model_fields, name
