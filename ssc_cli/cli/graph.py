@@ -81,7 +81,7 @@ def _print_package(package: dict[str, object]) -> None:
     if package.get("last_error"):
         console.print(f"last error: {package['last_error']}")
     console.print(f"licence: {_licence(package)}")
-    table = Table("serial", "version", "released", "flags", "requires", "licence")
+    table = Table("serial", "version", "released", "flags", "requires", "licence", "advisories")
     for version in package["versions"]:  # type: ignore[attr-defined]
         flags = " ".join(
             f
@@ -98,8 +98,24 @@ def _print_package(package: dict[str, object]) -> None:
             flags,
             requires,
             _licence(version) if version.get("oss_status") else "",
+            _advisories(version),
         )
     console.print(table)
+
+
+def _advisories(version: Any) -> str:
+    """Advisory ids and scores; a version never attributed says so (ssc vulns attribute)."""
+    unscored = version.get("unscored_vulnerabilities")
+    if unscored is None:
+        return "not attributed (ssc vulns attribute)"
+    ids = version.get("vulnerabilities") or []
+    if not ids:
+        return "none"
+    text = (
+        f"{' '.join(ids)}; mean {version.get('mean', 0.0):g}, "
+        f"weighted {version.get('weighted_mean', 0.0):g}"
+    )
+    return text + (f", {unscored} unscored" if unscored else "")
 
 
 def _licence(item: Any) -> str:

@@ -318,3 +318,34 @@ def test_doctor_names_the_embedded_store_its_counts_and_newest_record(
     assert check["records"] == {"pypi": 1}
     assert check["newest_modified"]["pypi"].startswith("2024-05-01T00:00:00")
     assert check["newest_age_seconds"] > 86_400 * 30
+
+
+def test_graph_show_lists_each_versions_advisories_and_scores(
+    ssc: Ssc, registry: pypi.PyPIApp, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(
+        json.dumps(
+            [
+                advisory("GHSA-a", "pkg-00004", [{"introduced": "1.0"}], aliases=["CVE-9"]),
+                advisory("GHSA-u", "pkg-00004", [{"introduced": "2.0"}], vector=None),
+            ]
+        )
+    )
+    ssc.json("vulns", "sync", str(path))
+    ssc.json("ingest", "pypi")
+    shown = {v["name"]: v for v in ssc.json("graph", "show", "pypi", "pkg-00004")["versions"]}
+    assert shown["2.1.0"]["vulnerabilities"] == ["CVE-9", "GHSA-a", "GHSA-u"]
+    assert (shown["2.1.0"]["mean"], shown["2.1.0"]["weighted_mean"]) == (9.8, 9.8)
+    assert shown["2.1.0"]["unscored_vulnerabilities"] == 1
+    assert shown["0.1.0"]["vulnerabilities"] == [] and shown["0.1.0"]["mean"] == 0.0
+    plain = ssc("graph", "show", "pypi", "pkg-00004", env={"COLUMNS": "400"}).stdout
+    [row_2] = [line for line in plain.splitlines() if " 2.1.0 " in line]
+    assert "CVE-9 GHSA-a GHSA-u; mean 9.8, weighted 9.8, 1 unscored" in row_2
+    [row_0] = [line for line in plain.splitlines() if " 0.1.0 " in line]
+    assert "│ none" in row_0
+    # Versions written before any sync say they were never attributed.
+    registry.release("pkg-00004", "3.0.0")
+    ssc.json("update", "pypi", env={"SSC_VULNS_INLINE": "false"})
+    plain = ssc("graph", "show", "pypi", "pkg-00004", env={"COLUMNS": "400"}).stdout
+    assert "not attributed (ssc vulns attribute)" in plain
