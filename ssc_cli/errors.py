@@ -59,6 +59,10 @@ class PackageNotFound(RegistryError):
 class MalformedPayload(RegistryError):
     """The registry answered 200 with a body that does not parse or validate."""
 
+    # Counted as schema drift in run summaries (a field of the wrong type or shape); a subclass
+    # for a transfer fault (a checksum mismatch) is not the registry changing its payloads.
+    schema_drift = True
+
 
 class PayloadTooLarge(RegistryError):
     """A response exceeded the configured size cap."""

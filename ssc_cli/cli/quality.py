@@ -117,7 +117,16 @@ def status_command(
         typer.echo(json.dumps(data, sort_keys=True))
     else:
         table = [
-            ("dataset", "state", "age", "threshold", "last success", "pending", "last failure")
+            (
+                "dataset",
+                "state",
+                "age",
+                "threshold",
+                "last success",
+                "pending",
+                "drift",
+                "last failure",
+            )
         ]
         for row in rows:
             failure = f"{row.last_failure}: {row.last_failure_reason}" if row.last_failure else "-"
@@ -129,6 +138,7 @@ def status_command(
                     human(row.threshold_seconds),
                     row.last_success or "-",
                     "-" if row.pending is None else str(row.pending),
+                    "-" if row.schema_drift is None else str(row.schema_drift),
                     failure[:160],
                 )
             )

@@ -96,6 +96,8 @@ class DrainSummary:
     deferred: int = 0  # registry down: left pending with the attempt given back (exit 4)
     dependencies_enqueued: int = 0
     unknown_parents: int = 0
+    # Per ecosystem: fetches whose payload had a field of the wrong type or shape.
+    schema_drift: dict[str, int] = field(default_factory=dict)
     stopped: str = "empty"
     elapsed: float = 0.0
     messages_per_second: float = 0.0
@@ -289,6 +291,8 @@ class Drain:
         extraction.attribute = self.options.attribute
         outcomes = await self._fetch_all(extraction, wanted, known)
         down = await self._registry_down(eco, list(outcomes.values()))
+        drift = self.summary.schema_drift
+        drift[eco.value] = drift.get(eco.value, 0) + sum(o.drift for o in outcomes.values())
         for fetched in outcomes.values():
             extraction.accept(fetched)
         extraction.flush()

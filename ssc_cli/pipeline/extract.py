@@ -7,7 +7,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
-from ssc_cli.errors import GraphUnavailable, PackageNotFound, RegistryUnavailable, SscError
+from ssc_cli.errors import (
+    GraphUnavailable,
+    MalformedPayload,
+    PackageNotFound,
+    RegistryUnavailable,
+    SscError,
+)
 from ssc_cli.graph.interface import EXTRACTED, MISSING, GraphStore, WriteStats
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
 from ssc_cli.pipeline.observe import MetricsTarget, publish_run
@@ -33,6 +39,7 @@ class Outcome:
     missing: bool = False
     error: str | None = None
     unreachable: bool = False
+    drift: bool = False  # a payload with a field of the wrong type or shape (MalformedPayload)
 
 
 @dataclass
@@ -48,6 +55,7 @@ class Extraction:
     stats: WriteStats = field(default_factory=WriteStats)
     failures: list[tuple[str, str]] = field(default_factory=list)
     missing_count: int = 0
+    schema_drift: int = 0  # failures that were payloads of an unexpected shape
     _streak: int = 0
     _buffer: list[PackageRecord] = field(default_factory=list)
     _missing: list[str] = field(default_factory=list)
@@ -62,6 +70,8 @@ class Extraction:
             return Outcome(name, error=str(exc), unreachable=True)
         except GraphUnavailable:
             raise
+        except MalformedPayload as exc:
+            return Outcome(name, error=str(exc), drift=exc.schema_drift)
         except SscError as exc:
             return Outcome(name, error=str(exc))
         except Exception as exc:  # a parser bug must cost one package, not the run
@@ -76,6 +86,7 @@ class Extraction:
             self.missing_count += 1
         elif outcome.record is None and outcome.error is not None:
             self.failures.append((outcome.name, outcome.error))
+            self.schema_drift += outcome.drift
         self.accept(outcome)
         if self.progress is not None:
             self.progress(1)

@@ -47,6 +47,9 @@ class IngestSummary:
     missing: int = 0
     pending_left: int = 0
     errors: int = 0
+    # Per ecosystem: packages whose payload had a field of the wrong type or shape (each also
+    # a failure with its reason); `ssc status` shows it, the metrics count it.
+    schema_drift: dict[str, int] = field(default_factory=dict)
     new_versions: int = 0
     ingestion_rate: float = 0.0
     requests: int = 0
@@ -220,6 +223,7 @@ async def _ingest(
     finally:
         extraction.flush()
         summary.missing = extraction.missing_count
+        summary.schema_drift = {eco.value: extraction.schema_drift}
         _finish(store, registry, options, summary, started, http_counters)
     summary.listing_complete = names.listing_done
     if not completed and stop is not None:

@@ -41,6 +41,9 @@ class UpdateSummary:
     removed_versions: int = 0
     missing: int = 0
     errors: int = 0
+    # Per ecosystem: packages whose payload had a field of the wrong type or shape (each also
+    # a failure with its reason); `ssc status` shows it, the metrics count it.
+    schema_drift: dict[str, int] = field(default_factory=dict)
     success_rate: float = 100.0
     requests: int = 0
     http: dict[str, int] = field(default_factory=dict)
@@ -147,6 +150,7 @@ async def _update(
     finally:
         extraction.flush()
         summary.missing = extraction.missing_count
+        summary.schema_drift = {eco.value: extraction.schema_drift}
         if not options.dry_run and summary.run_id is not None:
             store.record_failures(summary.run_id, eco, summary.failures)
     if not completed and stop is not None:

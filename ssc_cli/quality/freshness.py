@@ -186,7 +186,12 @@ def _row(
         row.last_failure_reason = failure_reason(failure)
     if runs and isinstance(runs[0].summary.get("schema_drift"), int | dict):
         drift = runs[0].summary["schema_drift"]
-        row.schema_drift = drift if isinstance(drift, int) else sum(drift.values())
+        if isinstance(drift, int):
+            row.schema_drift = drift
+        elif eco is not None:  # a per-ecosystem dataset: its own ecosystem's count
+            row.schema_drift = int(drift.get(eco.value, 0))
+        else:
+            row.schema_drift = sum(int(v) for v in drift.values())
     if eco is not None and dataset.job in ("ingest", "update"):
         row.pending = store.count(eco, PENDING)
         if dataset.job == "update":

@@ -59,6 +59,8 @@ class DigestMismatch(MalformedPayload):
     """A body that does not match the checksum the registry published for it: a transfer
     fault, not a property of the artefact, so it is never read as "no data"."""
 
+    schema_drift = False
+
 
 log = logging.getLogger(__name__)
 
