@@ -19,6 +19,7 @@ from ssc_cli.cli.context import (
 from ssc_cli.errors import ConfigError, SscError
 from ssc_cli.graph import open_store
 from ssc_cli.lock import job_lock
+from ssc_cli.pipeline.stop import Stop, stop_on_signals
 
 vulns_app = typer.Typer(
     help="Vulnerability advisories: sync, attribute, show.", no_args_is_help=True
@@ -68,7 +69,10 @@ def sync_command(
                 paths.append(Path(item))
             else:
                 raise ConfigError(f"{item}: no such file or directory (nor a URL)")
-        with job_lock(settings.data_dir, "vulns-sync"):
+        with (
+            job_lock(settings.data_dir, "vulns-sync"),
+            stop_on_signals(settings.stop_grace) as stop,
+        ):
             store = open_store(settings)
             osv = None
             try:
@@ -86,7 +90,8 @@ def sync_command(
                     zip_threshold=settings.osv_zip_threshold,
                     cache_dir=settings.cache_dir,
                 )
-                summary = asyncio.run(_sync(ctx, store, osv, options, bool(urls) or not sources))
+                online = bool(urls) or not sources
+                summary = asyncio.run(_sync(ctx, store, osv, options, online, stop))
             finally:
                 if osv is not None:
                     osv.close()
@@ -105,19 +110,21 @@ def sync_command(
             typer.echo(f"  invalid {bad['source']}: {bad['reason']}", err=True)
         for bad in data["rejected_vectors"]:
             typer.echo(f"  vector of {bad['id']}: {bad['reason']}", err=True)
+    if summary.stopped is not None:
+        raise typer.Exit(stop.exit_code)
     raise typer.Exit(1 if summary.failed else 0)
 
 
-async def _sync(ctx: Context, store: Any, osv: Any, options: Any, online: bool) -> Any:
+async def _sync(ctx: Context, store: Any, osv: Any, options: Any, online: bool, stop: Stop) -> Any:
     from ssc_cli.pipeline.vulns import sync
 
     if not online:
-        return await sync(store, osv, None, options)
+        return await sync(store, osv, None, options, stop=stop)
     from ssc_cli.http import Http, HttpConfig
 
     async with Http(HttpConfig.from_settings(ctx.settings)) as http:
         with progress_bar(ctx, "vulns sync", None) as advance:
-            return await sync(store, osv, http, options, progress=advance)
+            return await sync(store, osv, http, options, progress=advance, stop=stop)
 
 
 @vulns_app.command("attribute")
@@ -150,14 +157,17 @@ def attribute_command(
             dry_run=dry_run,
             batch_size=settings.vulns_batch_size,
         )
-        with job_lock(settings.data_dir, "vulns-attribute"):
+        with (
+            job_lock(settings.data_dir, "vulns-attribute"),
+            stop_on_signals(settings.stop_grace) as stop,
+        ):
             store = open_store(settings)
             source = None
             try:
                 store.migrate()
                 source = open_source(settings)
                 with progress_bar(ctx, "vulns attribute", None) as advance:
-                    summary = attribute(store, source, options, progress=advance)
+                    summary = attribute(store, source, options, progress=advance, stop=stop)
             finally:
                 if source is not None:
                     source.close()
@@ -175,6 +185,8 @@ def attribute_command(
     )
     if not ctx.quiet and not ctx.json_output and data["unparseable_sample"]:
         typer.echo(f"  unparseable: {', '.join(data['unparseable_sample'])}", err=True)
+    if summary.stopped is not None:
+        raise typer.Exit(stop.exit_code)
 
 
 @vulns_app.command("show")

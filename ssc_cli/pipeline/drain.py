@@ -35,6 +35,7 @@ from ssc_cli.queue.message import (
 )
 from ssc_cli.queue.stream import DeadLetter, Entry
 from ssc_cli.registries.interface import Registry
+from ssc_cli.vulns.sources import inline_report
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class DrainSummary:
     elapsed: float = 0.0
     messages_per_second: float = 0.0
     classified: dict[str, Any] | None = None  # licence classification after each batch
+    vulnerabilities: dict[str, Any] | None = None  # inline attribution's counters
     run_id: int | None = None
     graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
@@ -449,6 +451,7 @@ async def drain(
     with recorded_run(store, "drain-queue", None, dry_run=False, metrics=options.metrics) as run_id:
         summary = await worker.run()
         summary.run_id = run_id
+        summary.vulnerabilities = inline_report(options.attribute)
         written = [eco for eco in Ecosystem if eco in worker.written]
         summary.graph_counts, summary.checks = checks.after_write(
             store, written, run_id, options.checks

@@ -17,6 +17,7 @@ from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop
 from ssc_cli.quality.checks import Thresholds
 from ssc_cli.registries.interface import Registry
+from ssc_cli.vulns.sources import inline_report
 
 _LISTING_CHUNK = 500
 # `seen` is pruned of the names the graph holds once it grows past this: a run's memory then
@@ -58,6 +59,7 @@ class IngestSummary:
     stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
+    vulnerabilities: dict[str, Any] | None = None  # inline attribution's counters
     graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -234,6 +236,7 @@ async def _ingest(
             store.set_cursor(eco, "update", cursor)
     summary.new_versions = extraction.stats.new_versions
     summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
+    summary.vulnerabilities = inline_report(options.attribute)
     summary.graph_counts, summary.checks = checks.after_write(
         store, [eco], summary.run_id, options.checks
     )

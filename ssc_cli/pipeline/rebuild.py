@@ -25,6 +25,7 @@ from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import Stop
 from ssc_cli.quality.checks import Thresholds
 from ssc_cli.settings import Settings
+from ssc_cli.vulns.sources import inline_report
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class RebuildSummary:
     stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
+    vulnerabilities: dict[str, Any] | None = None  # inline attribution's counters
     graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -116,6 +118,7 @@ def rebuild(
     ) as summary.run_id:
         _Rebuild(archive, store, options, summary, progress).run(stop)
         summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
+        summary.vulnerabilities = inline_report(options.attribute)
     summary.errors = len(summary.failures)
     summary.elapsed = round(time.monotonic() - started, 3)
     summary.graph_counts, summary.checks = checks.after_write(

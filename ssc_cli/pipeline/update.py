@@ -17,6 +17,7 @@ from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop, Stopped
 from ssc_cli.quality.checks import Thresholds
 from ssc_cli.registries.interface import Registry
+from ssc_cli.vulns.sources import inline_report
 
 _KNOWN_CHUNK = 500
 
@@ -52,6 +53,7 @@ class UpdateSummary:
     stopped: str | None = None  # "signal": ended early by SIGTERM/SIGINT (pipeline/stop.py)
     run_id: int | None = None
     classified: dict[str, Any] | None = None  # the end-of-run licence classification
+    vulnerabilities: dict[str, Any] | None = None  # inline attribution's counters
     graph_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     checks: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -163,6 +165,7 @@ async def _update(
     summary.total_versions = extraction.stats.new_versions
     summary.removed_versions = extraction.stats.removed_versions
     summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
+    summary.vulnerabilities = inline_report(options.attribute)
     _close(store, eco, options, summary, started, http_counters)
     return summary
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore, VersionVulnRow
 from ssc_cli.models import Ecosystem
 from ssc_cli.pipeline.extract import recorded_run
+from ssc_cli.pipeline.stop import Stop
 from ssc_cli.vulns.attribute import Attributor
 from ssc_cli.vulns.ecosystems import rules
 from ssc_cli.vulns.interface import VulnerabilitySource
@@ -52,29 +53,36 @@ async def sync(
     options: SyncOptions,
     *,
     progress: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
 ) -> SyncSummary:
     """Load records; the run record goes to the graph store (job `vulns-sync`)."""
     started = time.monotonic()
     summary = SyncSummary()
     with recorded_run(store, "vulns-sync", None, dry_run=False) as summary.run_id:
         for path in options.paths:
+            if stop is not None and stop.requested:
+                summary.stopped = stop.reason
+                break
             summary.sources.append(str(path))
-            load_items(Loader(osv, summary), read_path(path))
+            load_items(Loader(osv, summary, stop), read_path(path))
         mirrors = list(options.urls) if options.urls else []
         if options.mirror:
             mirrors.append(options.mirror)
         for url in mirrors:
+            if stop is not None and stop.requested:
+                summary.stopped = stop.reason
+                break
             assert http is not None, "URLs need the HTTP layer"
             if url.lower().endswith((".zip", ".json")):
                 await _one_url(http, osv, url, summary, options.cache_dir)
             else:
                 mirror = MirrorSync(
-                    http, osv, url, options.cache_dir, options.zip_threshold, progress
+                    http, osv, url, options.cache_dir, options.zip_threshold, progress, stop
                 )
                 await mirror.run(options.ecosystems, summary)
         finish(summary, started, http.counters.as_dict() if http else {})
         if summary.run_id is not None:
-            status = "failed" if summary.failed else "ok"
+            status = "stopped" if summary.stopped else "failed" if summary.failed else "ok"
             store.finish_run(summary.run_id, status, summary.as_dict())
     return summary
 
@@ -130,6 +138,7 @@ class AttributeSummary:
     git_ranges_skipped: int = 0
     cursors_saved: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    stopped: str | None = None  # "signal": a SIGTERM/SIGINT ended it between batches
     run_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,6 +151,7 @@ def attribute(
     options: AttributeOptions,
     *,
     progress: Callable[[int], None] | None = None,
+    stop: Stop | None = None,
 ) -> AttributeSummary:
     """Re-attribute stored versions: those of packages named by advisories changed since this
     ecosystem's cursor, plus never-attributed ones (or all with options.all). Writes only the
@@ -151,6 +161,9 @@ def attribute(
     attributor = Attributor(source)
     with recorded_run(store, "vulns-attribute", None, dry_run=options.dry_run) as summary.run_id:
         for eco in options.ecosystems or graph_ecosystems(store):
+            if stop is not None and stop.requested:
+                summary.stopped = stop.reason
+                break
             summary.ecosystems.append(eco.value)
             cursor = None if options.all else store.cursor(eco, ATTRIBUTE_CURSOR)
             changes = source.changes(eco, cursor)
@@ -159,10 +172,17 @@ def attribute(
             summary.mode[eco.value] = "all" if changes.names is None else "changed"
             summary.packages_named += len(names)
             for start in range(0, len(names), max(1, options.batch_size)):
+                if stop is not None and stop.requested:
+                    # Batches written stay written; the cursor stays, so the next run redoes
+                    # this ecosystem's named packages (writing only what still changes).
+                    summary.stopped = stop.reason
+                    break
                 batch = names[start : start + options.batch_size]
                 _batch(store, attributor, eco, batch, options.dry_run, summary)
                 if progress is not None:
                     progress(len(batch))
+            if summary.stopped is not None:
+                break
             if not options.dry_run:
                 store.set_cursor(eco, ATTRIBUTE_CURSOR, changes.cursor)
                 summary.cursors_saved.append(eco.value)
@@ -172,7 +192,8 @@ def attribute(
             setattr(summary, key, stats[key])
         summary.elapsed = round(time.monotonic() - started, 3)
         if summary.run_id is not None:
-            store.finish_run(summary.run_id, "ok", summary.as_dict())
+            status = "stopped" if summary.stopped else "ok"
+            store.finish_run(summary.run_id, status, summary.as_dict())
     return summary
 
 

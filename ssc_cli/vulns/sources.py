@@ -81,6 +81,20 @@ class InlineAttribution:
             self._source.close()
             self._source = None
 
+    def report(self) -> dict[str, Any]:
+        """The run summary's `vulnerabilities` field: the source and the attribution counters."""
+        if self.attributor is None:
+            if not self._opened:
+                return {"skipped": "nothing written"}
+            return {"skipped": f"no OSV records at {self.settings.osv_path} (ssc vulns sync)"}
+        source = self.attributor.source
+        return {"source": f"{source.kind} {source.target}", **self.attributor.stats.as_dict()}
+
+
+def inline_report(hook: object) -> dict[str, Any] | None:
+    """A run's `vulnerabilities` summary field; None when inline attribution is off."""
+    return hook.report() if isinstance(hook, InlineAttribution) else None
+
 
 @contextmanager
 def inline_attribution(settings: Settings) -> Iterator[InlineAttribution | None]:

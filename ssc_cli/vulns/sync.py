@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from ssc_cli.errors import HttpStatusError, RegistryUnavailable, SscError
@@ -39,6 +39,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 500
+
+
+class Stop(Protocol):
+    """What sync reads of ssc_cli.pipeline.stop.Stop (vulns does not import the pipeline)."""
+
+    @property
+    def requested(self) -> bool: ...
+
+    reason: str | None
+
+
 MAX_RECORD_BYTES = 16 * 1024 * 1024  # the largest osv.dev records are a few MB
 OVERLAP = timedelta(seconds=60)
 
@@ -61,6 +72,7 @@ class SyncSummary:
     requests: int = 0
     http: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    stopped: str | None = None  # "signal": a SIGTERM/SIGINT ended it between batches
     run_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,9 +95,10 @@ class Item:
 class Loader:
     """Validates items and writes them in batches; counts everything into the summary."""
 
-    def __init__(self, store: OsvStore, summary: SyncSummary) -> None:
+    def __init__(self, store: OsvStore, summary: SyncSummary, stop: Stop | None = None) -> None:
         self.store = store
         self.summary = summary
+        self.stop = stop
         self._batch: list[Loaded] = []
         self._changed: set[tuple[str, str]] = set()
 
@@ -122,6 +135,14 @@ class Loader:
         if len(self._batch) >= BATCH:
             self.flush()
         return True
+
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked for: the batch in hand is written, no more items are read."""
+        if self.stop is not None and self.stop.requested:
+            self.summary.stopped = self.stop.reason
+            return True
+        return False
 
     def flush(self) -> None:
         batch, self._batch = self._batch, []
@@ -201,8 +222,10 @@ def read_zip(path: Path, label: str, wanted: set[str] | None = None) -> Iterator
 def load_items(loader: Loader, items: Iterable[Item]) -> bool:
     """True when every item was good."""
     ok = True
-    for item in items:
+    for number, item in enumerate(items, 1):
         ok = loader.add(item) and ok
+        if number % BATCH == 0 and loader.stopping:
+            break
     loader.flush()
     return ok
 
@@ -240,9 +263,13 @@ class MirrorSync:
     cache_dir: Path
     zip_threshold: int = 250
     progress: Callable[[int], None] | None = None
+    stop: Stop | None = None
 
     async def run(self, ecosystems: Iterable[Ecosystem], summary: SyncSummary) -> None:
         for eco in ecosystems:
+            if self.stop is not None and self.stop.requested:
+                summary.stopped = self.stop.reason
+                return
             await self.folder(osv_name(eco), summary)
 
     async def folder(self, folder: str, summary: SyncSummary) -> None:
@@ -271,7 +298,7 @@ class MirrorSync:
         if cursor and cursor.get("url") == base and cursor.get("modified"):
             since = datetime.fromisoformat(str(cursor["modified"]).replace("Z", "+00:00"))
         wanted = None if since is None else {i for m, i in rows if m > since - OVERLAP}
-        loader = Loader(self.store, summary)
+        loader = Loader(self.store, summary, self.stop)
         bad_before = len(summary.invalid)
         if wanted is not None and not wanted:
             ok = True
@@ -280,7 +307,9 @@ class MirrorSync:
         else:
             ok = await self._one_by_one(base, folder, loader, sorted(wanted))
         loader.flush()
-        if ok and len(summary.invalid) == bad_before:
+        # A stopped folder keeps its cursor: the records loaded stay (each is newer than the
+        # stored copy), the next run fetches the rest again.
+        if ok and not loader.stopping and len(summary.invalid) == bad_before:
             self.store.set_sync_cursor(folder, {"url": base, "modified": iso(newest)})
             summary.cursors_saved.append(folder)
 
@@ -306,6 +335,8 @@ class MirrorSync:
                 ok = loader.add(item) and ok
             if self.progress is not None:
                 self.progress(len(chunk))
+            if loader.stopping:
+                break
         return ok
 
     async def _record(self, base: str, folder: str, ident: str) -> Item:

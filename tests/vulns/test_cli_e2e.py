@@ -333,7 +333,10 @@ def test_graph_show_lists_each_versions_advisories_and_scores(
         )
     )
     ssc.json("vulns", "sync", str(path))
-    ssc.json("ingest", "pypi")
+    inline = ssc.json("ingest", "pypi")["vulnerabilities"]
+    assert inline["source"].startswith("osv ") and inline["versions_attributed"] == 36
+    assert (inline["vulnerable_versions"], inline["advisories_matched"]) == (2, 2)
+    assert (inline["unscored_advisories"], inline["unparseable_versions"]) == (1, 0)
     shown = {v["name"]: v for v in ssc.json("graph", "show", "pypi", "pkg-00004")["versions"]}
     assert shown["2.1.0"]["vulnerabilities"] == ["CVE-9", "GHSA-a", "GHSA-u"]
     assert (shown["2.1.0"]["mean"], shown["2.1.0"]["weighted_mean"]) == (9.8, 9.8)
@@ -346,6 +349,6 @@ def test_graph_show_lists_each_versions_advisories_and_scores(
     assert "│ none" in row_0
     # Versions written before any sync say they were never attributed.
     registry.release("pkg-00004", "3.0.0")
-    ssc.json("update", "pypi", env={"SSC_VULNS_INLINE": "false"})
+    assert ssc.json("update", "pypi", env={"SSC_VULNS_INLINE": "false"})["vulnerabilities"] is None
     plain = ssc("graph", "show", "pypi", "pkg-00004", env={"COLUMNS": "400"}).stdout
     assert "not attributed (ssc vulns attribute)" in plain
