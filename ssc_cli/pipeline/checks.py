@@ -10,6 +10,7 @@ from typing import Any
 from ssc_cli.errors import QueueUnavailable
 from ssc_cli.graph.interface import GraphStore
 from ssc_cli.models import Ecosystem
+from ssc_cli.pipeline.data_checks import data_checks
 from ssc_cli.quality import checks
 from ssc_cli.quality.checks import CheckContext, Thresholds
 from ssc_cli.quality.results import CheckResult
@@ -53,6 +54,7 @@ def run_all(
     ctx = CheckContext(store, Thresholds.from_settings(settings), now=now)
     chosen = list(ecosystems) if ecosystems else checks.checked_ecosystems(store)
     results = checks.graph_checks(ctx, chosen)
+    results.extend(data_checks(ctx, store, settings, chosen, licenses=not ecosystems))
     if not ecosystems:
         dead = dead_letters(settings)
         if dead is not None:

@@ -28,13 +28,18 @@ def require_passing(store: QualityStore, datasets: Sequence[str], command: str) 
         return
     lines = [
         f"  {r.key} failed at {r.checked_at}: {r.message}; "
-        f"it clears once `ssc check {r.dataset}` passes"
+        f"it clears once `{_check_command(r.dataset)}` passes"
         for r in failed
     ]
     raise QualityGateError(
         f"`ssc {command}` refused: the blocking quality gate on its input is failing\n"
         + "\n".join(lines)
     )
+
+
+def _check_command(dataset: str) -> str:
+    # The licence list is checked by `ssc check` without an ecosystem.
+    return "ssc check" if dataset == LICENSES_DATASET else f"ssc check {dataset}"
 
 
 def classify_inputs(ecosystems: Iterable[Ecosystem]) -> list[str]:
