@@ -1,4 +1,4 @@
-"""ssc graph export / ssc graph show."""
+"""ssc graph export / ssc graph show (and ssc graph migrate, from graph_migrate.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.cli.graph_migrate import migrate_command
 from ssc_cli.errors import SscError
 from ssc_cli.graph import open_store
 
-graph_app = typer.Typer(help="Read the graph.", no_args_is_help=True)
+graph_app = typer.Typer(
+    help="Read the graph; migrate an old SecureChain one.", no_args_is_help=True
+)
+graph_app.command("migrate")(migrate_command)
 
 
 class NotInGraph(SscError):

@@ -169,6 +169,15 @@ class Neo4jStore(Neo4jLicenses, Neo4jQuality, Neo4jVulns):
     # -- lifecycle ------------------------------------------------------------------------
 
     def migrate(self) -> None:
+        from ssc_cli.graph import migrate_legacy as migration
+
+        # A graph the old pipeline wrote is refused (exit 2) until `ssc graph migrate` ran.
+        marked = migration.refuse_unmigrated(self)
+        self._create_schema()
+        if not marked:
+            migration.write_marker(self)
+
+    def _create_schema(self) -> None:
         self._connect()
         for statement in [*cypher.schema_statements(), *cypher_licenses.schema_statements()]:
             try:
