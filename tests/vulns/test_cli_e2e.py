@@ -352,3 +352,54 @@ def test_graph_show_lists_each_versions_advisories_and_scores(
     assert ssc.json("update", "pypi", env={"SSC_VULNS_INLINE": "false"})["vulnerabilities"] is None
     plain = ssc("graph", "show", "pypi", "pkg-00004", env={"COLUMNS": "400"}).stdout
     assert "not attributed (ssc vulns attribute)" in plain
+
+
+def test_sigterm_during_a_mirror_sync_keeps_the_cursor_and_exits_143(
+    ssc: Ssc, bucket: OsvBucketApp, fake_registry: FakeRegistry
+) -> None:
+    import signal
+    import time
+
+    bucket.put(advisory("PYSEC-0", "pkg-00000", [{"introduced": "0"}]))
+    assert ssc.json("vulns", "sync", "--ecosystem", "pypi")["cursors_saved"] == ["PyPI"]
+    for i in range(1, 6):
+        bucket.put(
+            advisory(
+                f"PYSEC-{i}", f"pkg-0000{i}", [{"introduced": "0"}], modified="2024-03-01T00:00:00Z"
+            )  # fmt: skip
+        )
+    fake_registry.latency = 0.5
+    process = ssc.popen("--json", "vulns", "sync", "--ecosystem", "pypi")
+    deadline = time.monotonic() + 60
+    while fake_registry.in_flight < 1:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["stopped"] == "signal" and summary["cursors_saved"] == []
+    fake_registry.latency = 0.0
+    rest = ssc.json("vulns", "sync", "--ecosystem", "pypi")  # the next run finishes the folder
+    assert rest["stopped"] is None and rest["cursors_saved"] == ["PyPI"]
+    assert rest["records_loaded"] + summary["records_loaded"] == 5
+
+
+@pytest.mark.mongo
+def test_doctor_names_the_mongodb_source_redacted_with_its_counts(ssc: Ssc, tmp_path: Path) -> None:
+    from tests.vuln_sources import Populated
+
+    populated = Populated("mongo", tmp_path)
+    try:
+        populated.put([advisory("GHSA-m", "pkg-1", [{"introduced": "0"}],
+                                modified="2024-05-01T00:00:00Z")])  # fmt: skip
+        uri = populated.mongo.target  # the real test server's URI (no password to redact)
+        env = {"SSC_VULN_DB_URI": uri, "SSC_VULN_DB_NAME": populated.collection.database.name}
+        checks = ssc.json("doctor", "--ecosystem", "pypi", expect=4, env=env)
+        [check] = [c for c in checks if c["check"] == "vulnerabilities"]
+        assert check["ok"] is True and check["source"] == "mongodb", check
+        assert check["target"] == uri and check["records"] == {"pypi": 1}
+        assert check["newest_modified"]["pypi"].startswith("2024-05-01T00:00:00")
+        assert check["newest_age_seconds"] > 86_400 * 30
+    finally:
+        populated.close()
