@@ -226,6 +226,8 @@ class Settings(BaseSettings):
     check_min_osi_licenses: int = Field(100, ge=0)  # SPDX 3.28.0 has well over 100
     check_max_unknown_share: float = Field(0.5, ge=0, le=1)
     check_max_unattributed: int = Field(0, ge=0)
+    # OSV records change every hour; a newest `modified` older than this means the sync stalled.
+    check_max_vuln_age: Duration = timedelta(hours=72)
     # Freshness (ssc status): expected cadence plus slack for one missed run; 0 = no threshold.
     freshness_ingest: Duration = timedelta(days=10)  # weekly bulk loads (crontab.example)
     freshness_update: Duration = timedelta(hours=48)  # daily updates

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ssc_cli.errors import SscError
 from ssc_cli.graph.interface import GraphStore
 from ssc_cli.graph.licensing import UNCLASSIFIED
 from ssc_cli.models import Ecosystem
 from ssc_cli.quality.checks import CheckContext, CheckSpec
+from ssc_cli.quality.freshness import VULNS_DATASET
 from ssc_cli.quality.gate import LICENSES_DATASET
 from ssc_cli.quality.results import CheckResult, Severity
 from ssc_cli.settings import Settings
@@ -37,7 +39,15 @@ UNATTRIBUTED = CheckSpec(
     measure=None,
     doc="versions never attributed after a vulnerability sync <= SSC_CHECK_MAX_UNATTRIBUTED",
 )
-DATA_CHECKS = (SPDX_FLOOR, UNKNOWN_SHARE, UNATTRIBUTED)
+VULN_AGE = CheckSpec(
+    "newest_modified",
+    Severity.WARN,
+    blocking=False,
+    cheap=False,
+    measure=None,
+    doc="age of the newest advisory `modified` <= SSC_CHECK_MAX_VULN_AGE",
+)
+DATA_CHECKS = (SPDX_FLOOR, UNKNOWN_SHARE, UNATTRIBUTED, VULN_AGE)
 UNKNOWN = "unknown"  # the classifier's verdict (licenses/classify.py, not imported: it is heavy)
 
 
@@ -104,4 +114,33 @@ def data_checks(
                     + ("" if missing <= limit else "; run `ssc vulns attribute`"),
                 )
             )
+    if licenses:  # `ssc check` without an ecosystem: the data shared by all of them
+        results.extend(_vuln_age(ctx, settings))
     return results
+
+
+def _vuln_age(ctx: CheckContext, settings: Settings) -> list[CheckResult]:
+    """The vulnerability source's newest `modified`; nothing before a source exists."""
+    from ssc_cli.vulns.sources import describe, open_source  # only when asked
+
+    if settings.vuln_db_uri is None and not settings.osv_path.is_file():
+        return []
+    limit = settings.check_max_vuln_age.total_seconds()
+    try:
+        source = open_source(settings)
+        try:
+            report = describe(source.info(), ctx.now)
+        finally:
+            source.close()
+    except SscError as exc:  # the check fails and says why; the others still run
+        message = f"{exc}; the vulnerability source could not be read"
+        return [ctx.result(VULN_AGE, VULNS_DATASET, False, None, limit, message)]
+    age = report["newest_age_seconds"]
+    if age is None:
+        message = "no advisories stored; run `ssc vulns sync` (or check SSC_VULN_DB_URI)"
+        return [ctx.result(VULN_AGE, VULNS_DATASET, False, None, limit, message)]
+    passed = age <= limit
+    message = f"newest advisory modified {age} s ago (limit {int(limit)} s)" + (
+        "" if passed else "; run `ssc vulns sync` and look at its log"
+    )
+    return [ctx.result(VULN_AGE, VULNS_DATASET, passed, age, limit, message)]

@@ -4,6 +4,7 @@ not attributed after a vulnerability sync; each on a store built to fail it and 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from ssc_cli.quality.checks import CheckContext
 from ssc_cli.quality.gate import classify_inputs, require_passing
 from ssc_cli.quality.results import CheckResult
 from ssc_cli.settings import Settings
+from ssc_cli.vulns.interface import parse_advisory
+from ssc_cli.vulns.osv import Loaded, OsvStore
 from tests.graph_stores import KINDS, PYPI, open_store, pkg, ver, wipe_real_neo4j
 
 
@@ -144,3 +147,42 @@ def test_ssc_check_of_one_ecosystem_leaves_the_licence_list_out(
         r.key for r in run_all(store, settings, [Ecosystem.PYPI]) if r.dataset == "licenses"
     ] == []
     assert "licenses/spdx_osi_floor" in [r.key for r in run_all(store, settings, None)]
+
+
+def _osv(settings: Settings, modified: str) -> None:
+    record = {
+        "id": "PYSEC-1",
+        "modified": modified,
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"}}],
+    }
+    osv = OsvStore(settings.osv_path)
+    try:
+        osv.upsert([Loaded(parse_advisory(record), record)])
+    finally:
+        osv.close()
+
+
+@pytest.mark.parametrize(
+    ("modified", "passed"), [("2026-12-01T00:00:00Z", False), ("2026-12-03T12:00:00Z", True)]
+)
+def test_newest_modified_warns_when_the_vulnerability_data_is_old(
+    tmp_path: Path, modified: str, passed: bool
+) -> None:
+    settings = _settings(tmp_path, check_max_vuln_age="72h")
+    now = datetime(2026, 12, 4, 6, tzinfo=UTC)
+    store = open_store("sqlite", tmp_path, pytest.MonkeyPatch())
+    try:
+        ctx = CheckContext(store, now=now)
+        assert [
+            r for r in data_checks(ctx, store, settings, []) if r.name == "newest_modified"
+        ] == []
+        _osv(settings, modified)
+        (result,) = [
+            r for r in data_checks(ctx, store, settings, []) if r.name == "newest_modified"
+        ]
+    finally:
+        store.close()
+    assert result.passed is passed and result.severity == "WARN" and not result.blocking
+    assert result.dataset == "vulns" and result.threshold == 72 * 3600
+    assert result.measured == (now - datetime.fromisoformat(modified)).total_seconds()
+    assert ("ssc vulns sync" in result.message) is not passed
