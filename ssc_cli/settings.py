@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ssc_cli.egress import parse_rule
 from ssc_cli.errors import ConfigError
 from ssc_cli.models import Ecosystem
+from ssc_cli.settings_names import check_names
 
 
 def _env(*names: str) -> Any:
@@ -368,6 +369,9 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
     chosen = (
         env_file if env_file is not None else (Path(".env") if Path(".env").is_file() else None)
     )
+    if chosen is not None:
+        _check_env_file(chosen, f"--env-file {chosen}" if env_file is not None else "./.env")
+    check_names(Settings, os.environ, chosen)
     try:
         return Settings(_env_file=chosen, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
@@ -377,6 +381,16 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
             names = _FIELD_ENV_NAMES.get(field.lower(), [field])
             lines.append(f"  {' / '.join(names)}: {error['msg']}")
         raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None
+
+
+def _check_env_file(path: Path, label: str) -> None:
+    """An env file must be readable UTF-8 text: say which file and what to do otherwise."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot be read ({exc.strerror})") from None
 
 
 REGISTRY_URL_FIELDS = (
