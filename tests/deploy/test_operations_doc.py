@@ -149,6 +149,9 @@ def test_the_runbook_works_step_by_step(
     assert "dead letters package-extraction-dlq: 1 entries" in result.stdout
     assert "queue retry-dead: 1 moved back, 0 kept" in result.stderr + result.stdout
     assert redis_client.xlen("package-extraction-dlq") == 0
+    # Section 4's migration step on the embedded default: nothing to migrate, exit 0.
+    assert "graph migrate: a SQLite graph has nothing to migrate" in result.stderr
+    assert '{"dry_run": false, "graph": "sqlite", "migrated": false}' in result.stdout
 
 
 def test_the_runbook_is_in_an_order_an_operator_can_follow() -> None:
