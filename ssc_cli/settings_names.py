@@ -42,7 +42,12 @@ def check_names(
     when the name is a typo of a URL setting, since ignoring it would send ssc to the public
     registry (or the default graph) instead of the one meant."""
     known = known_names(model)
-    unknown = [(name, "environment") for name in environ if name.upper().startswith("SSC_")]
+    # SSC_TEST_* belongs to the test suite's harness (tests/README.md), not to ssc.
+    unknown = [
+        (name, "environment")
+        for name in environ
+        if name.upper().startswith("SSC_") and not name.upper().startswith("SSC_TEST_")
+    ]
     if env_file is not None:
         from dotenv import dotenv_values
 
