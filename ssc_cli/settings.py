@@ -92,6 +92,30 @@ def _check_bolt_uri(value: str, scheme: str) -> str:
     return value
 
 
+_REDIS_URL_FORM = "redis://host:port/db or rediss://host:port/db (TLS) or unix:///path"
+
+
+def _check_redis_url(value: str) -> str:
+    """What redis-py's from_url takes, checked here so every command refuses it the same way."""
+    got = f"got {redact_url(value)!r}"
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"must be {_REDIS_URL_FORM}, {got}")
+    parts = urlsplit(value)
+    if scheme == "unix":
+        if not parts.path:
+            raise ValueError(f"names no socket: write unix:///path/to/redis.sock, {got}")
+        return value
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+    except ValueError:
+        raise ValueError(f"has a port that is not a number 1-65535: {_REDIS_URL_FORM}, {got}") from None
+    db = parts.path.strip("/")
+    if db and not db.isdigit():
+        raise ValueError(f"the database after the host must be a number (/0): {_REDIS_URL_FORM}, {got}")
+    return value
+
+
 class Settings(BaseSettings):
     """Every knob of ssc; built once per command and passed down."""
 
@@ -275,6 +299,18 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:///, bolt:// or neo4j://")
         return _check_bolt_uri(value, scheme)
 
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _check_redis_url(cls, value: Any) -> Any:
+        """Empty means unset (as SSC_GRAPH_URI): REDIS_HOST, or no Redis, is then in force."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            return _check_redis_url(value.strip())
+        return value
+
     @field_validator("http_allowed_hosts")
     @classmethod
     def _check_allowed_hosts(cls, value: str) -> str:
@@ -379,8 +415,11 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             names = _FIELD_ENV_NAMES.get(field.lower(), [field])
-            lines.append(f"  {' / '.join(names)}: {error['msg']}")
-        raise ConfigError("invalid settings:\n" + "\n".join(lines)) from None
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{' / '.join(names)}: {message}")
+        if len(lines) == 1:  # one line for the one mistake (cron mails, pod logs)
+            raise ConfigError(f"invalid setting {lines[0]}") from None
+        raise ConfigError("invalid settings:\n" + "\n".join(f"  {line}" for line in lines)) from None
 
 
 def _check_env_file(path: Path, label: str) -> None:
