@@ -32,7 +32,7 @@ from ssc_cli.errors import (
     RetriesExhausted,
     UrlRefused,
 )
-from ssc_cli.settings import Settings, redact_url
+from ssc_cli.settings import Settings, cache_dir_error, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +177,12 @@ class Http:
         self.counters = HttpCounters()
         self._limits: dict[str, HostLimits] = {}
         self._hosts: dict[str, _Host] = {}
-        self._cache: diskcache.Cache | None = (
-            diskcache.Cache(str(config.cache_dir), size_limit=8 * 1024**3)
-            if config.cache_dir is not None
-            else None
-        )
+        self._cache: diskcache.Cache | None = None
+        if config.cache_dir is not None:
+            try:
+                self._cache = diskcache.Cache(str(config.cache_dir), size_limit=8 * 1024**3)
+            except OSError as exc:  # a file where the directory goes, read-only, full
+                raise cache_dir_error(config.cache_dir, exc) from None
         self.refusals: list[tuple[str, str]] = []  # (redacted URL, reason), for the run
         self._client = httpx.AsyncClient(
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip"},

@@ -58,6 +58,16 @@ def _default_cache_dir() -> Path:
     return Path(base) / "ssc"
 
 
+def cache_dir_error(path: Path, exc: OSError) -> ConfigError:
+    """The cache directory (SSC_CACHE_DIR or below it) cannot be created or written: exit 2."""
+    # diskcache's own strerror repeats the path; the errno's text says why.
+    reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or type(exc).__name__)
+    return ConfigError(
+        f"SSC_CACHE_DIR: cannot use {path} as a cache directory ({reason}); "
+        "point SSC_CACHE_DIR at a directory ssc may write"
+    )
+
+
 def _check_sqlite_uri(value: str) -> str:
     """sqlite:///relative or sqlite:////absolute; sqlite://x would name a file at the root."""
     path = value.split("://", 1)[1]

@@ -43,7 +43,7 @@ from ssc_cli.registries.maven.parse import (
 from ssc_cli.registries.maven.pom import Coordinates, EffectivePom, Pom, Resolver, parse_pom
 from ssc_cli.registries.maven.pom import repository_candidates as pom_repository_candidates
 from ssc_cli.repository import normalize_repository_url, vendor_of
-from ssc_cli.settings import Settings
+from ssc_cli.settings import Settings, cache_dir_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -408,9 +408,12 @@ class MavenRegistry:
 
     def _cache(self) -> diskcache.Cache:
         if self._pom_cache is None:
-            self._pom_cache = diskcache.Cache(
-                str(self._pom_dir), eviction_policy="none", size_limit=2**62
-            )
+            try:
+                self._pom_cache = diskcache.Cache(
+                    str(self._pom_dir), eviction_policy="none", size_limit=2**62
+                )
+            except OSError as exc:
+                raise cache_dir_error(self._pom_dir, exc) from None
         return self._pom_cache
 
     async def _pom_entry(self, coords: Coordinates) -> PomEntry | None:
