@@ -88,6 +88,13 @@ class QueueUnavailable(SscError):
     exit_code = 5
 
 
+class InternalError(SscError):
+    """Not raised: the kind and exit code (EX_SOFTWARE) the CLI reports for an exception that
+    is no SscError, a bug in ssc (cli/context.py, internal_error)."""
+
+    exit_code = 70
+
+
 class LockHeld(SscError):
     """Another run of the same job holds the lock (EX_TEMPFAIL)."""
 

@@ -119,10 +119,14 @@ def _check_redis_url(value: str) -> str:
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
     except ValueError:
-        raise ValueError(f"has a port that is not a number 1-65535: {_REDIS_URL_FORM}, {got}") from None
+        raise ValueError(
+            f"has a port that is not a number 1-65535: {_REDIS_URL_FORM}, {got}"
+        ) from None
     db = parts.path.strip("/")
     if db and not db.isdigit():
-        raise ValueError(f"the database after the host must be a number (/0): {_REDIS_URL_FORM}, {got}")
+        raise ValueError(
+            f"the database after the host must be a number (/0): {_REDIS_URL_FORM}, {got}"
+        )
     return value
 
 
@@ -429,7 +433,9 @@ def load_settings(env_file: Path | None = None, **overrides: Any) -> Settings:
             lines.append(f"{' / '.join(names)}: {message}")
         if len(lines) == 1:  # one line for the one mistake (cron mails, pod logs)
             raise ConfigError(f"invalid setting {lines[0]}") from None
-        raise ConfigError("invalid settings:\n" + "\n".join(f"  {line}" for line in lines)) from None
+        raise ConfigError(
+            "invalid settings:\n" + "\n".join(f"  {line}" for line in lines)
+        ) from None
 
 
 def _check_env_file(path: Path, label: str) -> None:

@@ -74,4 +74,13 @@ app.add_typer(vulns_app, name="vulns")
 
 def main() -> None:
     terminate_on_sigterm()  # before anything slow: as PID 1, an unhandled SIGTERM is ignored
-    app()
+    try:
+        app()
+    except Exception as exc:  # escaped every errors_to_exit_codes: still one line and exit 70
+        import logging
+        import sys
+
+        from ssc_cli.cli.context import internal_error
+
+        verbose = logging.getLogger("ssc").isEnabledFor(logging.INFO)
+        sys.exit(internal_error(exc, verbose=verbose, json_output="--json" in sys.argv[1:]))

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import click
 import typer
 
 from ssc_cli import registries
-from ssc_cli.errors import ConfigError, SscError
+from ssc_cli.errors import ConfigError, InternalError, SscError
 from ssc_cli.models import Ecosystem
 from ssc_cli.pipeline.stop import Stop
 from ssc_cli.settings import Settings, load_settings
@@ -81,6 +83,35 @@ def fail(exc: SscError, ctx: Context | None = None) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
+# How a command ends on purpose (typer.Exit is not click's Exit): never an internal error.
+_EXITS = (
+    typer.Exit,
+    typer.Abort,
+    click.exceptions.Exit,
+    click.exceptions.Abort,
+    click.ClickException,
+)
+
+
+def internal_error(exc: Exception, *, verbose: bool, json_output: bool) -> int:
+    """An exception that is no SscError is a bug: one line (the traceback only with -v), the
+    --json error line in the shape of fail's, and exit 70 (EX_SOFTWARE)."""
+    if verbose:
+        typer.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+    text = f"{type(exc).__name__}: {exc}"
+    typer.echo(
+        f"ssc: internal error: {text} (run with -v for the traceback; please report it)", err=True
+    )
+    if json_output:
+        error = {
+            "error": text,
+            "kind": InternalError.__name__,
+            "exit_code": InternalError.exit_code,
+        }
+        typer.echo(json.dumps(error, sort_keys=True))
+    return InternalError.exit_code
+
+
 @contextmanager
 def errors_to_exit_codes(ctx: Context | None = None) -> Iterator[None]:
     try:
@@ -90,6 +121,12 @@ def errors_to_exit_codes(ctx: Context | None = None) -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("ssc: interrupted", err=True)
         raise typer.Exit(130) from None
+    except _EXITS:
+        raise
+    except Exception as exc:
+        verbose = ctx.verbosity > 0 if ctx is not None else log.isEnabledFor(logging.INFO)
+        json_output = ctx is not None and ctx.json_output
+        raise typer.Exit(internal_error(exc, verbose=verbose, json_output=json_output)) from None
 
 
 def emit_summary(ctx: Context, title: str, summary: dict[str, Any], line: str) -> None:
