@@ -99,3 +99,19 @@ def test_an_unexpected_error_with_v_prints_the_traceback(
     assert "Traceback" in result.stderr
     assert "_boom" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("ssc: internal error: RuntimeError")
+
+
+def test_an_error_that_escapes_every_command_is_exit_70_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssc_cli.cli import app as app_module
+
+    monkeypatch.setattr(app_module, "app", _boom)
+    monkeypatch.setattr(app_module, "terminate_on_sigterm", lambda: None)
+    monkeypatch.setattr("sys.argv", ["ssc", "--json", "status"])
+    with pytest.raises(SystemExit) as exited:
+        app_module.main()
+    assert exited.value.code == 70
+    out, err = capsys.readouterr()
+    assert json.loads(out)["kind"] == "InternalError"
+    assert err.startswith("ssc: internal error: RuntimeError: something nobody planned for")
