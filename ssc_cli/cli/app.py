@@ -77,10 +77,13 @@ def main() -> None:
     try:
         app()
     except Exception as exc:  # escaped every errors_to_exit_codes: still one line and exit 70
-        import logging
         import sys
 
         from ssc_cli.cli.context import internal_error
 
-        verbose = logging.getLogger("ssc").isEnabledFor(logging.INFO)
-        sys.exit(internal_error(exc, verbose=verbose, json_output="--json" in sys.argv[1:]))
+        # Outside any command, so from the raw arguments (not the logger, a process-wide state).
+        args = sys.argv[1:]
+        verbose = any(
+            a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args
+        )
+        sys.exit(internal_error(exc, verbose=verbose, json_output="--json" in args))
