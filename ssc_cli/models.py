@@ -12,7 +12,6 @@ from typing import Any
 from packageurl import PackageURL
 from packageurl import quote as purl_quote
 from packaging.utils import canonicalize_name
-from univers import versions as uv
 
 
 class Ecosystem(enum.StrEnum):
@@ -95,7 +94,7 @@ def _package_purl(ecosystem: Ecosystem, name: str) -> str:
 @functools.lru_cache(maxsize=262_144)
 def _version_value(ecosystem: Ecosystem, version: str) -> Any:
     try:
-        value = _VERSION_CLASSES[ecosystem](version).value
+        value = _version_classes()[ecosystem](version).value
     except Exception as exc:  # univers raises InvalidVersion, ValueError or TypeError
         raise ValueError(f"unparseable {ecosystem.value} version {version!r}") from exc
     if value is None:  # univers' NuGetVersion("V"): no error, and a key that cannot be compared
@@ -119,14 +118,21 @@ _PURL_TYPES = {
     Ecosystem.CARGO: "cargo",
     Ecosystem.RUBYGEMS: "gem",
 }
-_VERSION_CLASSES: dict[Ecosystem, Any] = {
-    Ecosystem.PYPI: uv.PypiVersion,
-    Ecosystem.NPM: uv.SemverVersion,
-    Ecosystem.MAVEN: uv.MavenVersion,
-    Ecosystem.NUGET: uv.NugetVersion,
-    Ecosystem.CARGO: uv.SemverVersion,
-    Ecosystem.RUBYGEMS: uv.RubygemsVersion,
-}
+
+
+@functools.cache
+def _version_classes() -> dict[Ecosystem, Any]:
+    """univers loads on the first version compared: `ssc --help` must stay fast (issue 8)."""
+    from univers import versions as uv
+
+    return {
+        Ecosystem.PYPI: uv.PypiVersion,
+        Ecosystem.NPM: uv.SemverVersion,
+        Ecosystem.MAVEN: uv.MavenVersion,
+        Ecosystem.NUGET: uv.NugetVersion,
+        Ecosystem.CARGO: uv.SemverVersion,
+        Ecosystem.RUBYGEMS: uv.RubygemsVersion,
+    }
 
 
 def serial_numbers(ecosystem: Ecosystem, names: Iterable[str]) -> dict[str, int]:

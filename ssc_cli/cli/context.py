@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import typer
@@ -18,8 +18,11 @@ import typer
 from ssc_cli import registries
 from ssc_cli.errors import ConfigError, InternalError, SscError
 from ssc_cli.models import Ecosystem
-from ssc_cli.pipeline.stop import Stop
-from ssc_cli.settings import Settings, load_settings
+
+# Heavy imports live in the commands: `ssc --help` must stay fast (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.pipeline.stop import Stop
+    from ssc_cli.settings import Settings
 
 log = logging.getLogger("ssc")
 
@@ -37,6 +40,8 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from ssc_cli.settings import load_settings
+
             self._settings = load_settings(self.env_file)
         return self._settings
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ssc_cli import registries
 from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
 from ssc_cli.errors import SscError
-from ssc_cli.graph import open_store
-from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import Ecosystem
-from ssc_cli.settings import Settings, redact_url
+
+# Heavy imports (httpx, the stores, pydantic) live in the command: `ssc --help` must stay fast
+# (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.settings import Settings
 
 
 def _check(name: str, target: str, probe: object) -> dict[str, object]:
@@ -32,6 +32,9 @@ def _check(name: str, target: str, probe: object) -> dict[str, object]:
 
 
 async def _registries(settings: Settings, ecosystems: list[Ecosystem]) -> list[dict[str, object]]:
+    from ssc_cli import registries
+    from ssc_cli.http import Http, HttpConfig
+
     config = HttpConfig.from_settings(settings)
     config.retries, config.cache_dir = 0, None
     config.timeout = config.connect_timeout = min(settings.http_connect_timeout, 10.0)
@@ -58,6 +61,7 @@ async def _registries(settings: Settings, ecosystems: list[Ecosystem]) -> list[d
 
 def _vulns_check(settings: Settings) -> dict[str, object]:
     """The vulnerability source attribution reads: records per ecosystem, newest `modified`."""
+    from ssc_cli.settings import redact_url
     from ssc_cli.vulns.sources import describe, open_source
 
     if settings.vuln_db_uri is None and not settings.osv_path.is_file():
@@ -104,6 +108,11 @@ def doctor_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
 ) -> None:
     """Check the graph, the queue, the vulnerability database and every registry."""
+    import asyncio
+
+    from ssc_cli.graph import open_store
+    from ssc_cli.settings import redact_url
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):

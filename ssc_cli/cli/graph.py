@@ -11,7 +11,8 @@ import typer
 from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
 from ssc_cli.cli.graph_migrate import migrate_command
 from ssc_cli.errors import SscError
-from ssc_cli.graph import open_store
+
+# Heavy imports (the stores, settings) live in the commands: `ssc --help` must stay fast (issue 8).
 
 graph_app = typer.Typer(
     help="Read the graph; migrate an old SecureChain one.", no_args_is_help=True
@@ -33,6 +34,8 @@ def export_command(
     ] = None,
 ) -> None:
     """Print the graph as JSON Lines: packages, then versions, then REQUIRE edges, each by purl."""
+    from ssc_cli.graph import open_store
+
     ctx: Context = typer_ctx.obj
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False) if ecosystem else None
@@ -56,6 +59,8 @@ def show_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one package: its properties, versions and dependencies."""
+    from ssc_cli.graph import open_store
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):

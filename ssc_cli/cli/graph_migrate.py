@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from ssc_cli.cli.context import Context, emit_summary, errors_to_exit_codes
-from ssc_cli.graph import open_store
+
+# Heavy imports (the stores, settings) live in the commands: `ssc --help` must stay fast (issue 8).
 
 _FIELDS = (
     "packages_keyed",
@@ -38,6 +39,7 @@ def migrate_command(
             emit_summary(ctx, "graph migrate", summary, "a SQLite graph has nothing to migrate")
             return
         from ssc_cli.graph import migrate_legacy as migration
+        from ssc_cli.graph import open_store
         from ssc_cli.graph.neo4j import Neo4jStore
 
         store = open_store(ctx.settings)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -19,25 +18,17 @@ from ssc_cli.cli.context import (
     progress_bar,
 )
 from ssc_cli.errors import ConfigError
-from ssc_cli.graph import open_store
-from ssc_cli.graph.interface import GraphStore
-from ssc_cli.http import Http, HttpConfig
-from ssc_cli.lock import job_lock
 from ssc_cli.models import Ecosystem, read_names_file
-from ssc_cli.pipeline.ingest import (
-    IngestOptions,
-    IngestSummary,
-    PublishSummary,
-    ingest,
-    publish_new,
-)
-from ssc_cli.pipeline.observe import metrics_target
-from ssc_cli.pipeline.stop import Stop, stop_on_signals
-from ssc_cli.pipeline.update import UpdateOptions, UpdateSummary, update
-from ssc_cli.quality.checks import after_run_thresholds
-from ssc_cli.queue.message import ExtractionMessage
-from ssc_cli.registries.interface import Registry
-from ssc_cli.vulns.sources import inline_attribution
+
+# Heavy imports (httpx, the pipeline, the stores) live in the commands: `ssc --help` must stay
+# fast (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.graph.interface import GraphStore
+    from ssc_cli.http import Http
+    from ssc_cli.pipeline.ingest import IngestOptions, IngestSummary, PublishSummary
+    from ssc_cli.pipeline.stop import Stop
+    from ssc_cli.pipeline.update import UpdateSummary
+    from ssc_cli.registries.interface import Registry
 
 T = TypeVar("T")
 
@@ -61,6 +52,13 @@ def _run(
     body: Callable[[Registry, GraphStore, Http, Stop], Awaitable[T]],
 ) -> tuple[T, Stop]:
     """The job under its lock, with SIGTERM/SIGINT turned into a clean stop (pipeline/stop.py)."""
+    import asyncio
+
+    from ssc_cli.graph import open_store
+    from ssc_cli.http import Http, HttpConfig
+    from ssc_cli.lock import job_lock
+    from ssc_cli.pipeline.stop import stop_on_signals
+
     settings = ctx.settings
 
     async def main(store: GraphStore, stop: Stop) -> T:
@@ -115,6 +113,11 @@ def ingest_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Bulk-load the packages the graph does not have yet (pending ones first)."""
+    from ssc_cli.pipeline.ingest import IngestOptions, ingest
+    from ssc_cli.pipeline.observe import metrics_target
+    from ssc_cli.quality.checks import after_run_thresholds
+    from ssc_cli.vulns.sources import inline_attribution
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
@@ -173,6 +176,8 @@ def _enqueue_new(
 ) -> None:
     """ingest --enqueue: the scale-out path, N drain-queue workers share the bulk load."""
     from ssc_cli.cli.queue import open_stream  # the queue modules load only when asked for
+    from ssc_cli.pipeline.ingest import publish_new
+    from ssc_cli.queue.message import ExtractionMessage
 
     async def body(registry: Registry, store: GraphStore, http: Http, stop: Stop) -> PublishSummary:
         async with open_stream(ctx.settings) as stream:
@@ -206,6 +211,11 @@ def update_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Pick up what changed in the registry since the last update."""
+    from ssc_cli.pipeline.observe import metrics_target
+    from ssc_cli.pipeline.update import UpdateOptions, update
+    from ssc_cli.quality.checks import after_run_thresholds
+    from ssc_cli.vulns.sources import inline_attribution
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):

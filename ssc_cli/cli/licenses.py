@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractContextManager, nullcontext
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,11 +15,12 @@ from ssc_cli.cli.context import (
     parse_ecosystem,
     progress_bar,
 )
-from ssc_cli.graph import open_store
-from ssc_cli.graph.interface import GraphStore
-from ssc_cli.lock import job_lock
 from ssc_cli.models import Ecosystem
-from ssc_cli.pipeline.stop import stop_on_signals
+
+# Heavy imports (httpx, the stores, the pipeline) live in the commands: `ssc --help` must stay
+# fast (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.graph.interface import GraphStore
 
 licenses_app = typer.Typer(help="The SPDX licence list.", no_args_is_help=True)
 
@@ -46,9 +46,14 @@ def sync_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Store the SPDX licence list; nothing is written when its version is unchanged."""
+    import asyncio
+
+    from ssc_cli.graph import open_store
     from ssc_cli.http import Http, HttpConfig
     from ssc_cli.licenses.spdx import Guards
+    from ssc_cli.lock import job_lock
     from ssc_cli.pipeline.licenses_sync import SyncSummary, sync_licenses
+    from ssc_cli.pipeline.stop import stop_on_signals
 
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
@@ -120,7 +125,10 @@ def classify_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Classify packages as open_source, proprietary or unknown, each with its reason."""
+    from ssc_cli.graph import open_store
+    from ssc_cli.lock import job_lock
     from ssc_cli.pipeline.classify import classify_stored
+    from ssc_cli.pipeline.stop import stop_on_signals
 
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output

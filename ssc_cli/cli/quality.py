@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ssc_cli import registries
 from ssc_cli.cli.context import Context, emit_summary, errors_to_exit_codes, parse_ecosystem
-from ssc_cli.graph import open_store
-from ssc_cli.pipeline import checks as run_checks
-from ssc_cli.pipeline import observe
-from ssc_cli.pipeline import status as run_status
-from ssc_cli.quality import checks
-from ssc_cli.quality.freshness import STALE, human
-from ssc_cli.quality.results import CheckResult
+
+# Heavy imports (the stores, the checks, settings) live in the commands: `ssc --help` must stay
+# fast (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.quality.results import CheckResult
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -34,6 +32,11 @@ def check_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Run the quality checks, record their results; exit 3 when a blocking one fails."""
+    from ssc_cli.graph import open_store
+    from ssc_cli.pipeline import checks as run_checks
+    from ssc_cli.pipeline import observe
+    from ssc_cli.quality import checks
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
@@ -95,6 +98,11 @@ def status_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Freshness of every dataset: last success and failure, age, threshold, backlog, checks."""
+    from ssc_cli.graph import open_store
+    from ssc_cli.pipeline import observe
+    from ssc_cli.pipeline import status as run_status
+    from ssc_cli.quality.freshness import STALE, human
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):

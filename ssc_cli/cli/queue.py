@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ssc_cli import registries
 from ssc_cli.cli.context import Context, emit_summary, errors_to_exit_codes, parse_ecosystem
 from ssc_cli.errors import ConfigError
-from ssc_cli.graph import open_store
-from ssc_cli.http import Http, HttpConfig
 from ssc_cli.models import Ecosystem, read_names_file
-from ssc_cli.pipeline.drain import DrainOptions, DrainSummary, drain
-from ssc_cli.pipeline.observe import metrics_target
-from ssc_cli.pipeline.reconnect import ReconnectingQueue
-from ssc_cli.pipeline.stop import Stop, stop_on_signals
-from ssc_cli.quality.checks import after_run_thresholds
-from ssc_cli.queue.connection import connect_async
-from ssc_cli.queue.message import ExtractionMessage
-from ssc_cli.queue.stream import ExtractionStream, StreamConfig
-from ssc_cli.registries.interface import Registry
-from ssc_cli.settings import Settings
-from ssc_cli.vulns.sources import inline_attribution
+
+# Heavy imports (redis, httpx, the pipeline, the stores) live in the commands: `ssc --help` must
+# stay fast (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.pipeline.drain import DrainOptions, DrainSummary
+    from ssc_cli.pipeline.stop import Stop
+    from ssc_cli.queue.stream import ExtractionStream
+    from ssc_cli.registries.interface import Registry
+    from ssc_cli.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
 
@@ -37,6 +31,9 @@ queue_app = typer.Typer(help="Inspect and repair the extraction stream.", no_arg
 @asynccontextmanager
 async def open_stream(settings: Settings, *, block_ms: int = 0) -> AsyncIterator[ExtractionStream]:
     """The extraction stream on the configured Redis (QueueUnavailable, exit 5, when down)."""
+    from ssc_cli.queue.connection import connect_async
+    from ssc_cli.queue.stream import ExtractionStream, StreamConfig
+
     client = await connect_async(settings, block_ms=block_ms)
     try:
         yield ExtractionStream(client, StreamConfig.from_settings(settings))
@@ -70,6 +67,14 @@ def drain_queue_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Extract the packages requested on the Redis stream; SIGTERM/SIGINT finish the batch and exit 0."""
+    import asyncio
+
+    from ssc_cli.pipeline.drain import DrainOptions
+    from ssc_cli.pipeline.observe import metrics_target
+    from ssc_cli.pipeline.stop import stop_on_signals
+    from ssc_cli.quality.checks import after_run_thresholds
+    from ssc_cli.vulns.sources import inline_attribution
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
@@ -103,6 +108,12 @@ def drain_queue_command(
 
 
 async def _drain(settings: Settings, options: DrainOptions, stop: Stop) -> DrainSummary:
+    from ssc_cli import registries
+    from ssc_cli.graph import open_store
+    from ssc_cli.http import Http, HttpConfig
+    from ssc_cli.pipeline.drain import drain
+    from ssc_cli.pipeline.reconnect import ReconnectingQueue
+
     store = open_store(settings)
     try:
         store.migrate()
@@ -137,6 +148,10 @@ def enqueue_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Request extractions by hand: one message per package on the stream."""
+    import asyncio
+
+    from ssc_cli.queue.message import ExtractionMessage
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
@@ -166,6 +181,8 @@ def enqueue_command(
 @queue_app.command("stats")
 def stats_command(typer_ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Stream length, pending entries per consumer, dead-letter length."""
+    import asyncio
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
@@ -208,6 +225,8 @@ def retry_dead_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Move failed dead letters back onto the stream (after fixing what failed them)."""
+    import asyncio
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -14,13 +14,13 @@ from ssc_cli.cli.context import (
     parse_ecosystem,
     progress_bar,
 )
-from ssc_cli.graph import open_store
-from ssc_cli.lock import job_lock
-from ssc_cli.pipeline.observe import metrics_target
-from ssc_cli.pipeline.rebuild import ARCHIVED, RebuildOptions, RebuildSummary, open_archive, rebuild
-from ssc_cli.pipeline.stop import Stop, stop_on_signals
-from ssc_cli.quality.checks import after_run_thresholds
-from ssc_cli.vulns.sources import inline_attribution
+from ssc_cli.registries import ARCHIVED
+
+# Heavy imports (the pipeline, the stores) live in the command: `ssc --help` must stay fast
+# (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.pipeline.rebuild import RebuildSummary
+    from ssc_cli.pipeline.stop import Stop
 
 ARCHIVED_HELP = "Registry with a raw archive: " + ", ".join(e.value for e in ARCHIVED)
 
@@ -40,6 +40,14 @@ def rebuild_command(
     ] = False,
 ) -> None:
     """Rewrite stored versions and edges from the raw archive in the data directory, offline."""
+    from ssc_cli.graph import open_store
+    from ssc_cli.lock import job_lock
+    from ssc_cli.pipeline.observe import metrics_target
+    from ssc_cli.pipeline.rebuild import RebuildOptions, open_archive, rebuild
+    from ssc_cli.pipeline.stop import stop_on_signals
+    from ssc_cli.quality.checks import after_run_thresholds
+    from ssc_cli.vulns.sources import inline_attribution
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):

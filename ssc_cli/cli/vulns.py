@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,9 +16,11 @@ from ssc_cli.cli.context import (
     progress_bar,
 )
 from ssc_cli.errors import ConfigError, SscError
-from ssc_cli.graph import open_store
-from ssc_cli.lock import job_lock
-from ssc_cli.pipeline.stop import Stop, stop_on_signals
+
+# Heavy imports (httpx, the stores, univers) live in the commands: `ssc --help` must stay fast
+# (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.pipeline.stop import Stop
 
 vulns_app = typer.Typer(
     help="Vulnerability advisories: sync, attribute, show.", no_args_is_help=True
@@ -54,9 +55,14 @@ def sync_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Load OSV records into the embedded store; only records newer than the stored copy."""
+    import asyncio
+
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
+        from ssc_cli.graph import open_store
+        from ssc_cli.lock import job_lock
+        from ssc_cli.pipeline.stop import stop_on_signals
         from ssc_cli.pipeline.vulns import SyncOptions, graph_ecosystems
         from ssc_cli.vulns.osv import OsvStore
 
@@ -146,6 +152,9 @@ def attribute_command(
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
+        from ssc_cli.graph import open_store
+        from ssc_cli.lock import job_lock
+        from ssc_cli.pipeline.stop import stop_on_signals
         from ssc_cli.pipeline.vulns import AttributeOptions, attribute
         from ssc_cli.vulns.sources import open_source
 
@@ -199,6 +208,7 @@ def show_command(
     ctx: Context = typer_ctx.obj
     ctx.json_output = ctx.json_output or json_output
     with errors_to_exit_codes(ctx):
+        from ssc_cli.graph import open_store
         from ssc_cli.vulns.show import describe
         from ssc_cli.vulns.sources import open_source
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ssc_cli.graph.interface import GraphStore
-from ssc_cli.settings import Settings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the stores and settings load when one is opened: `ssc --help` stays fast
+    from ssc_cli.graph.interface import GraphStore
+    from ssc_cli.settings import Settings
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:

@@ -24,13 +24,11 @@ from ssc_cli.pipeline.extract import RecordHook, recorded_run, run_status
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import Stop
 from ssc_cli.quality.checks import Thresholds
+from ssc_cli.registries import ARCHIVED
 from ssc_cli.settings import Settings
 from ssc_cli.vulns.sources import inline_report
 
 log = logging.getLogger(__name__)
-
-# Ecosystems whose client keeps a raw archive under the data directory.
-ARCHIVED: tuple[Ecosystem, ...] = (Ecosystem.NUGET,)
 
 
 class PackageArchive(Protocol):

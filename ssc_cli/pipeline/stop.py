@@ -27,13 +27,17 @@ SIGTERM; drain-queue exits 0, a signal being how a worker is meant to end).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+# asyncio loads only in the async methods: `ssc --help` installs terminate_on_sigterm from here
+# and must stay fast (issue 8).
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,8 @@ class Stop:
 
     async def wait(self) -> None:
         """Return once a stop is requested."""
+        import asyncio
+
         if self.requested:
             return
         waker = (asyncio.get_running_loop(), asyncio.Event())
@@ -87,6 +93,8 @@ class Stop:
     async def bounded(self, work: Coroutine[Any, Any, T]) -> T:
         """Run work; once a stop is requested it has `grace` seconds left, then it is cancelled
         and Stopped raised. Only for work that leaves nothing half-written when cancelled."""
+        import asyncio
+
         if self.requested:  # stopped before the phase began: do not begin it
             work.close()
             raise Stopped("stopped before it began")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from ssc_cli.errors import ConfigError
-from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem
-from ssc_cli.registries.interface import Registry
-from ssc_cli.settings import Settings
+
+if TYPE_CHECKING:  # httpx and pydantic load only with a client: `ssc --help` stays fast (issue 8)
+    from ssc_cli.http import Http
+    from ssc_cli.registries.interface import Registry
+    from ssc_cli.settings import Settings
 
 # Implemented ecosystems: "module:class". An ecosystem absent here is not offered by the CLI.
 _IMPLEMENTATIONS: dict[Ecosystem, str] = {
@@ -19,6 +22,10 @@ _IMPLEMENTATIONS: dict[Ecosystem, str] = {
     Ecosystem.CARGO: "ssc_cli.registries.cargo.client:CargoRegistry",
     Ecosystem.RUBYGEMS: "ssc_cli.registries.rubygems.client:RubyGemsRegistry",
 }
+
+
+# Registries whose raw archive `ssc rebuild` can read offline (pipeline/rebuild.py).
+ARCHIVED: tuple[Ecosystem, ...] = (Ecosystem.NUGET,)
 
 
 def available() -> list[Ecosystem]:
