@@ -1,0 +1,57 @@
+"""`ssc --help` and `ssc graph show --help` load no driver, HTTP client or version library
+(issue 8): the heavy modules are imported inside the commands that use them.
+
+Asserted on the modules loaded, not on time, so a busy machine cannot make it flaky.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+HEAVY = ("redis", "neo4j", "httpx", "pymongo", "univers")
+
+# Runs the real entry point (ssc_cli.cli.app:main, as the `ssc` script does) in a fresh
+# interpreter and prints the top-level names of the heavy modules it loaded.
+PROBE = """
+import json, sys
+sys.argv = ["ssc", *json.loads(sys.argv[1])]
+from ssc_cli.cli.app import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
+print(json.dumps({{"exit": code, "loaded": loaded}}))
+"""
+
+
+def _loaded_by(*args: str) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+@pytest.mark.parametrize("args", [("--help",), ("graph", "show", "--help")])
+def test_help_loads_no_heavy_module(args: tuple[str, ...]) -> None:
+    data = _loaded_by(*args)
+    assert data["exit"] == 0
+    assert data["loaded"] == [], f"`ssc {' '.join(args)}` imported {data['loaded']}"
