@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from ssc_cli.cli import context
 from ssc_cli.cli.app import app
 from tests.conftest import Ssc
 
@@ -64,7 +63,7 @@ def test_an_unexpected_error_is_exit_70_with_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(context, "load_settings", _boom)
+    monkeypatch.setattr("ssc_cli.settings.load_settings", _boom)  # imported by Context when used
     result = CliRunner().invoke(app, ["status"])
     assert result.exit_code == 70, result.output
     assert result.stderr.strip() == (
@@ -78,7 +77,7 @@ def test_an_unexpected_error_with_json_is_a_json_line_too(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(context, "load_settings", _boom)
+    monkeypatch.setattr("ssc_cli.settings.load_settings", _boom)  # imported by Context when used
     result = CliRunner().invoke(app, ["status", "--json"])
     assert result.exit_code == 70
     assert json.loads(result.stdout) == {
@@ -93,7 +92,7 @@ def test_an_unexpected_error_with_v_prints_the_traceback(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(context, "load_settings", _boom)
+    monkeypatch.setattr("ssc_cli.settings.load_settings", _boom)  # imported by Context when used
     result = CliRunner().invoke(app, ["-v", "status"])
     assert result.exit_code == 70
     assert "Traceback" in result.stderr
