@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,47 @@ def test_help_loads_no_heavy_module(args: tuple[str, ...]) -> None:
     data = _loaded_by(*args)
     assert data["exit"] == 0
     assert data["loaded"] == [], f"`ssc {' '.join(args)}` imported {data['loaded']}"
+
+
+# `import click` fails in this interpreter, as in a plain `pip install ssc`: typer vendors click
+# since 0.2x and no longer depends on it (only a test tool here pulls it in).
+WITHOUT_CLICK = """
+import json, sys
+sys.modules["click"] = None
+sys.argv = ["ssc", *json.loads(sys.argv[1])]
+from ssc_cli.cli.app import main
+try:
+    main()
+except SystemExit as exc:
+    print(json.dumps({"exit": exc.code}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (("--version",), {}, 0),
+        (("status",), {}, 0),
+        (("check",), {"SSC_REDIS_URL": "http://localhost:6379"}, 2),
+    ],
+)
+def test_ssc_runs_where_click_is_not_installed(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], expected: int
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CLICK, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("SSC_")},
+            "PYTHONPATH": str(REPO),
+            "SSC_DATA_DIR": str(tmp_path / "data"),
+            "SSC_CACHE_DIR": str(tmp_path / "cache"),
+            **env,
+        },
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"exit": expected}, result.stderr

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import click
 import typer
 
 from ssc_cli import registries
@@ -88,14 +87,9 @@ def fail(exc: SscError, ctx: Context | None = None) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
-# How a command ends on purpose (typer.Exit is not click's Exit): never an internal error.
-_EXITS = (
-    typer.Exit,
-    typer.Abort,
-    click.exceptions.Exit,
-    click.exceptions.Abort,
-    click.ClickException,
-)
+# How a command ends on purpose: never an internal error. Typer vendors click since 0.2x and no
+# longer installs it, so nothing here may import `click` (a plain `pip install ssc` has none).
+_EXITS = (typer.Exit, typer.Abort, typer.BadParameter, typer.TyperException)
 
 
 def internal_error(exc: Exception, *, verbose: bool, json_output: bool) -> int:
