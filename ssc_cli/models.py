@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -223,11 +222,12 @@ class KnownPackage:
     versions: frozenset[str]
 
 
-_NAME_RE = re.compile(r"\S+")
-
-
 def read_names_file(text: str) -> list[str]:
-    """Names from a file: one per line (blank lines and # comments ignored) or a JSON array."""
+    """Names from a file: one per line (blank lines and # comments ignored) or a JSON array.
+
+    A line that is no name (inner whitespace, control characters) is an error naming it, never
+    dropped: a names file lists what must be ingested, and a silently shorter list loses packages.
+    """
     stripped = text.lstrip()
     if stripped.startswith("["):
         import json
@@ -235,13 +235,23 @@ def read_names_file(text: str) -> list[str]:
         data = json.loads(stripped)
         if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
             raise ValueError("a JSON names file must be an array of strings")
-        return [item.strip() for item in data if item.strip()]
-    names = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and _NAME_RE.fullmatch(line):
-            names.append(line)
+        entries = [(f"item {i}", item.strip()) for i, item in enumerate(data, 1)]
+    else:
+        lines = enumerate(text.splitlines(), 1)
+        entries = [(f"line {n}", line.split("#", 1)[0].strip()) for n, line in lines]
+    names = [name for _, name in entries if name]
+    bad = [(where, name) for where, name in entries if name and not _is_name(name)]
+    if bad:
+        shown = "; ".join(f"{where}: {name!r}" for where, name in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise ValueError(
+            f"not a package name: {shown}{more} (fix or remove it; # starts a comment)"
+        )
     return names
+
+
+def _is_name(name: str) -> bool:
+    return name.isprintable() and not any(c.isspace() for c in name)
 
 
 # -- licences: what the classifier reads and what the stores keep of its verdicts ---------------

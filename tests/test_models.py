@@ -85,6 +85,15 @@ def test_names_file_formats() -> None:
         read_names_file("[1, 2]")
 
 
+def test_names_file_entries_that_are_no_names_are_errors_naming_them() -> None:
+    with pytest.raises(ValueError, match=r"line 3: 'foo bar'.*line 4: 'tab\\tname'"):
+        read_names_file("ok\n\nfoo bar # two words\ntab\tname\n")
+    with pytest.raises(ValueError, match=r"item 2: 'x\\x00y'"):
+        read_names_file('["a", "x\\u0000y"]')
+    with pytest.raises(ValueError, match=r"and 2 more"):
+        read_names_file("".join(f"bad name{i}\n" for i in range(7)))
+
+
 def test_settings_aliases_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_PORT", "7001")
     monkeypatch.setenv("REDIS_STREAM", "package-extraction")

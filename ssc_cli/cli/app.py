@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,9 +19,19 @@ from ssc_cli.cli.rebuild import rebuild_command
 from ssc_cli.cli.vulns import vulns_app
 from ssc_cli.pipeline.stop import terminate_on_sigterm
 
+# The end of every --help: what the exit code means and where the settings are (docs/cli.md).
+EPILOG = (
+    "Exit codes: 0 done; 1 finished, some packages failed (each recorded); 2 usage or settings; "
+    "3 blocked by a quality gate; 4 a registry unreachable; 5 the graph or queue unreachable; "
+    "70 internal error; 75 another run holds the lock; 130/143 stopped by SIGINT/SIGTERM.  "
+    "Settings: SSC_* environment variables, ./.env or --env-file (docs/configuration.md); "
+    "`ssc doctor` shows what is in force."
+)
+
 app = typer.Typer(
     name="ssc",
     help="Keep a software-supply-chain graph current from package registries.",
+    epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -72,13 +82,65 @@ app.command("status")(status_command)
 app.add_typer(vulns_app, name="vulns")
 
 
+def _end_every_help_with_the_epilog(group: typer.Typer) -> None:
+    for command in group.registered_commands:
+        command.epilog = command.epilog or EPILOG
+    for sub in group.registered_groups:
+        sub.epilog = sub.epilog or EPILOG
+        if sub.typer_instance is not None:
+            _end_every_help_with_the_epilog(sub.typer_instance)
+
+
+def _hide_flag_types() -> None:
+    """A flag takes no value, so its help shows no type (typer 0.29 prints `<bool>` for one)."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_end_every_help_with_the_epilog(app)
+_hide_flag_types()
+
+# Global options accepted after the command too (`ssc ingest pypi -q`), as cron lines are written.
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet", "--verbose", "--json"})
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """The arguments with -q, -v, --verbose, --json and --env-file moved before the command,
+    where the callback reads them; nothing after a `--` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg in _GLOBAL_FLAGS or (len(arg) > 1 and arg[0] == "-" and set(arg[1:]) == {"v"}):
+            front.append(arg)
+        elif arg == "--env-file" and i + 1 < len(args):
+            front += args[i : i + 2]
+            i += 1
+        elif arg.startswith("--env-file="):
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     terminate_on_sigterm()  # before anything slow: as PID 1, an unhandled SIGTERM is ignored
-    try:
-        app()
-    except Exception as exc:  # escaped every errors_to_exit_codes: still one line and exit 70
-        import sys
+    import sys
 
+    try:
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="ssc")
+    except Exception as exc:  # escaped every errors_to_exit_codes: still one line and exit 70
         from ssc_cli.cli.context import internal_error
 
         # Outside any command, so from the raw arguments (not the logger, a process-wide state).

@@ -138,9 +138,13 @@ def enqueue_command(
     typer_ctx: typer.Context,
     ecosystem: Annotated[str, typer.Argument(help="Registry of the packages.", show_default=False)],
     names: Annotated[list[str] | None, typer.Argument(help="Package names.")] = None,
-    file: Annotated[
+    names_from: Annotated[
         Path | None,
-        typer.Option("--file", help="Also the names in this file (one per line or a JSON array)."),
+        typer.Option(
+            "--names-from",
+            "--file",  # its first name, kept as an alias
+            help="Also the names in this file (one per line or a JSON array).",
+        ),
     ] = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Re-extract packages the graph already has.")
@@ -157,14 +161,14 @@ def enqueue_command(
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False)
         wanted = list(names or [])
-        if file is not None:
+        if names_from is not None:
             try:
-                wanted += read_names_file(file.read_text(encoding="utf-8"))
+                wanted += read_names_file(names_from.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise ConfigError(f"--file {file}: {exc}") from None
+                raise ConfigError(f"--names-from {names_from}: {exc}") from None
         normalised = list(dict.fromkeys(n for n in map(eco.normalize_name, wanted) if n))
         if not normalised:
-            raise ConfigError("no package names given (arguments or --file)")
+            raise ConfigError("no package names given (arguments or --names-from)")
         messages = [ExtractionMessage.request(eco, n, refresh=refresh) for n in normalised]
         settings = ctx.settings
 

@@ -27,7 +27,7 @@ def test_four_workers_one_killed_every_message_takes_effect_once(
     fake_registry.mount("pypi", pypi.synthetic(N, versions=VERSIONS, deps=1, wheels=False))
     names = tmp_path / "names.txt"
     names.write_text("".join(f"pkg-{i:05d}\n" for i in range(N)))
-    assert qssc.json("enqueue", "pypi", "--file", str(names))["enqueued"] == N
+    assert qssc.json("enqueue", "pypi", "--names-from", str(names))["enqueued"] == N
     env: dict[str, str | None] = {"SSC_QUEUE_CLAIM_IDLE_MS": "2000", "SSC_IMPORT_NAMES": "false"}
     args = ("drain-queue", "--until-empty", "--batch", "20", "--json")
     workers = [qssc.popen(*args, env=env) for _ in range(4)]
