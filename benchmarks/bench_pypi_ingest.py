@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from ssc_cli.graph.sqlite import SqliteStore  # noqa: E402
 from ssc_cli.models import Ecosystem, PackageRecord, Requirement, VersionRecord  # noqa: E402
+from tests.fakeregistry.cli import read_settings  # noqa: E402
 
 
 def run_ingest(env: dict[str, str], *args: str) -> dict[str, float]:
@@ -110,7 +111,9 @@ def main() -> None:
             sys.executable,
             "-m",
             "tests.fakeregistry",
-            "--pypi",
+            "--ecosystems",
+            "pypi",
+            "--packages",
             str(args.projects),
             "--versions",
             str(args.versions),
@@ -122,7 +125,7 @@ def main() -> None:
         text=True,
     )
     assert server.stdout is not None
-    url = server.stdout.readline().strip().split("=", 1)[1]
+    url = read_settings(server.stdout)["SSC_PYPI_URL"]
     results = {}
     try:
         for label, extra in (

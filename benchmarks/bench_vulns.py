@@ -37,6 +37,7 @@ from ssc_cli.pipeline.vulns import AttributeOptions, SyncOptions, attribute, syn
 from ssc_cli.vulns.attribute import Attributor  # noqa: E402
 from ssc_cli.vulns.interface import parse_advisory  # noqa: E402
 from ssc_cli.vulns.osv import Loaded, OsvStore  # noqa: E402
+from tests.fakeregistry.cli import read_settings  # noqa: E402
 
 VECTORS = [
     "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
@@ -190,12 +191,13 @@ def run_ingest(env: dict[str, str]) -> dict[str, Any]:
 
 def inline(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakeregistry", "--pypi", str(args.ingest_projects),
+        [sys.executable, "-m", "tests.fakeregistry", "--ecosystems", "pypi",
+         "--packages", str(args.ingest_projects),
          "--versions", str(args.ingest_versions), "--latency-ms", "0"],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert server.stdout is not None
-    url = server.stdout.readline().strip().split("=", 1)[1]
+    url = read_settings(server.stdout)["SSC_PYPI_URL"]
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
