@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nox
@@ -48,35 +47,61 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job against a fake PyPI on 127.0.0.1: no internet needed."""
+    """The main job against the fake registries on 127.0.0.1: no internet needed."""
     session.install(".")
-    work = Path(session.create_tmp()) / "demo"
+    work = Path(session.create_tmp()).resolve() / "demo"
     shutil.rmtree(work, ignore_errors=True)  # every demo starts from an empty graph
+    work.mkdir(parents=True)
+    # The session's Python: the fake registries import ssc_cli (Maven's index format) and packaging.
+    python = str(Path(session.bin) / "python")
+    fake = [python, "-m", "tests.fakeregistry", "--packages", "300"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakeregistry", "--pypi", "300"],
+        fake,
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
+    env_file = work / "fake.env"
     try:
         assert server.stdout is not None
-        url = server.stdout.readline().strip().split("=", 1)[1]
+        lines = []
+        for line in server.stdout:  # the settings, as `ssc --env-file` reads them
+            lines.append(line)
+            if line.startswith("# END_OF_SETTINGS"):
+                break
+        env_file.write_text("".join(lines))
         env = {
-            "SSC_PYPI_URL": url,
             "SSC_DATA_DIR": str(work / "data"),
             "SSC_CACHE_DIR": str(work / "cache"),
             "SSC_GRAPH_URI": f"sqlite:///{work / 'graph.sqlite'}",
-            "SSC_HTTP_RATE_LIMIT": "off",
         }
-        session.log(f"fake PyPI at {url}; graph in {work / 'graph.sqlite'}")
-        session.run("ssc", "ingest", "pypi", "--limit", "50", env=env)
-        session.run("ssc", "update", "pypi", env=env)
-        session.run("ssc", "graph", "show", "pypi", "pkg-00042", env=env)
-        session.run("ssc", "doctor", "--ecosystem", "pypi", env=env)
-        out = session.run("ssc", "graph", "export", env=env, silent=True)
-        lines = str(out).splitlines()
-        session.log(f"graph export: {len(lines)} JSON lines, e.g.\n" + "\n".join(lines[:3]))
+        ssc = ["ssc", "--env-file", str(env_file)]
+        session.log(f"fake registries' settings in {env_file}; graph in {work / 'graph.sqlite'}")
+        session.run(*ssc, "ingest", "pypi", "--limit", "50", env=env)
+        session.run(*ssc, "update", "pypi", env=env)
+        session.run(*ssc, "graph", "show", "pypi", "pkg-00042", env=env)
+        session.run(*ssc, "ingest", "npm", "--limit", "20", env=env)
+        session.run(*ssc, "doctor", env=env)
+        out = session.run(*ssc, "graph", "export", env=env, silent=True)
+        exported = str(out).splitlines()
+        session.log(f"graph export: {len(exported)} JSON lines, e.g.\n" + "\n".join(exported[:3]))
     finally:
         server.terminate()
         server.wait()
+    ssc_bin = Path(session.bin) / "ssc"
+    session.log(
+        "Keep trying ssc against the fake registries (without such URL settings ssc talks to the"
+        " public registries):\n"
+        "  in one terminal, every ecosystem with 200 packages, serving until Ctrl-C; its stdout"
+        " is the settings file:\n"
+        f"    cd {REPO} && PYTHONPATH=. {python} -m tests.fakeregistry > {env_file}\n"
+        "  in another, on the demo's graph:\n"
+        f"    export SSC_DATA_DIR={env['SSC_DATA_DIR']} SSC_GRAPH_URI={env['SSC_GRAPH_URI']}\n"
+        f"    {ssc_bin} --env-file {env_file} ingest cargo --limit 20\n"
+        f"    {ssc_bin} --env-file {env_file} graph export --ecosystem cargo | head -3\n"
+        "  faults (restart the fake with them), each a share of requests: --fault-429 0.1"
+        " --retry-after 1, --fault-500 0.05, --fault-timeout, --fault-reset, --fault-truncated,"
+        " --fault-malformed; --soak for the soak mix; --fault-ecosystems npm for one registry"
+        " only; also --ecosystems pypi,npm --packages N --latency-ms MS --seed N (--help)"
+    )
