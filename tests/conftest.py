@@ -17,7 +17,11 @@ from tests.fakeregistry.server import FakeRegistry
 from tests.real_servers import _real_servers  # noqa: F401  (autouse: the real servers)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "real"
+# Genuine registry payloads (DESIGN.md, "Testing"): ../shared/fixtures/real beside the checkout,
+# or wherever SSC_TEST_REAL_FIXTURES says (a worktree, a CI cache); absent, conformance tests skip.
+SHARED_FIXTURES = Path(
+    os.environ.get("SSC_TEST_REAL_FIXTURES") or REPO.parent / "shared" / "fixtures" / "real"
+)
 
 # Variables of the developer's shell that must not leak into the command under test.
 _LEAKY_PREFIXES = ("SSC_", "GRAPH_DB_", "VULN_DB_", "REDIS_")
