@@ -16,6 +16,9 @@ VERSION = "Version"
 CURSOR, RUN, FAILURE, COUNTER = "SscCursor", "SscRun", "SscFailure", "SscCounter"
 CHECK = "SscCheck"
 _LABEL_RE = re.compile(r"[A-Z][A-Za-z]*")
+_ALLOWED_LABELS = frozenset(
+    [e.label for e in Ecosystem] + [VERSION, CURSOR, RUN, FAILURE, COUNTER, CHECK]
+)
 
 
 def label(ecosystem: Ecosystem) -> str:
@@ -23,6 +26,13 @@ def label(ecosystem: Ecosystem) -> str:
     text = Ecosystem(ecosystem).label
     if not _LABEL_RE.fullmatch(text):  # defence in depth: this string goes into query text
         raise ValueError(f"refusing label {text!r}")
+    return text
+
+
+def allowed_label(text: str) -> str:
+    """A label handed over as text, refused unless it is one of ssc's own (it goes into the query)."""
+    if text not in _ALLOWED_LABELS:
+        raise ValueError(f"refusing label {text!r}: not one of ssc's graph labels")
     return text
 
 

@@ -6,7 +6,7 @@ edge is CREATE a copy with SET r2 = properties(r), then DELETE r.
 
 from __future__ import annotations
 
-from ssc_cli.graph.cypher import VERSION, label
+from ssc_cli.graph.cypher import VERSION, allowed_label, label
 from ssc_cli.graph.interface import EXTRACTED, PENDING
 from ssc_cli.models import Ecosystem
 
@@ -22,7 +22,7 @@ WRITE_MARKER = (
 
 def old_shape_query(lab: str) -> str:
     """One node of the label without a purl: the old pipeline's data (it never wrote purl)."""
-    return f"MATCH (n:{lab}) WHERE n.purl IS NULL RETURN 1 AS found LIMIT 1"
+    return f"MATCH (n:{allowed_label(lab)}) WHERE n.purl IS NULL RETURN 1 AS found LIMIT 1"
 
 
 def old_shape_labels() -> list[str]:

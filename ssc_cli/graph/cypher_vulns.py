@@ -35,6 +35,7 @@ def version_row(version: VersionRecord) -> dict[str, Any]:
 
 
 def vuln_rows_query(label: str) -> str:
+    label = _allowed(label)
     return (
         f"UNWIND $purls AS purl MATCH (p:{label} {{purl: purl}})-[:HAVE]->(v:{VERSION}) "
         "RETURN p.name AS package, v.purl AS purl, v.name AS name, "
@@ -51,6 +52,7 @@ WRITE_VULNS = (
 
 
 def unattributed_packages_query(label: str) -> str:
+    label = _allowed(label)
     return (
         f"MATCH (p:{label})-[:HAVE]->(v:{VERSION}) WHERE v.unscored_vulnerabilities IS NULL "
         "RETURN DISTINCT p.name AS name ORDER BY name"
@@ -58,10 +60,17 @@ def unattributed_packages_query(label: str) -> str:
 
 
 def unattributed_versions_query(label: str) -> str:
+    label = _allowed(label)
     return (
         f"MATCH (p:{label})-[:HAVE]->(v:{VERSION}) WHERE v.unscored_vulnerabilities IS NULL "
         "RETURN count(v) AS n"
     )
+
+
+def _allowed(text: str) -> str:
+    from ssc_cli.graph.cypher import allowed_label  # cypher imports this module
+
+    return allowed_label(text)
 
 
 def label_of(ecosystem: Ecosystem) -> str:

@@ -22,6 +22,47 @@ from ssc_cli.models import (
 
 EXTRACTED, PENDING, MISSING = "extracted", "pending", "missing"
 
+# The longest purl the graph keys: Neo4j's range indexes (uniqueness on purl, the name index)
+# refuse a value over 8 KiB and fail the whole transaction with it; a purl is ASCII, and a
+# name or version is never longer in UTF-8 than its percent-encoded purl part. Real names are
+# far shorter (npm: 214 characters, NuGet: 100, crates.io: 64).
+MAX_PURL = 4096
+
+
+def _short(text: str) -> str:
+    return repr(text[:60]) + (f" ({len(text)} characters)" if len(text) > 60 else "")
+
+
+def key_problem(ecosystem: Ecosystem, name: str, version: str | None = None) -> str | None:
+    """Why the graph cannot key this package (or version): no purl, or one over MAX_PURL."""
+    what = f"version {_short(version)}" if version is not None else f"name {_short(name)}"
+    try:
+        purl = ecosystem.purl(name, version)
+    except ValueError as exc:
+        return f"{what} has no package URL ({exc})"
+    if len(purl) > MAX_PURL:
+        return f"{what} makes a {len(purl)}-character purl, over the graph's limit of {MAX_PURL}"
+    return None
+
+
+def record_problem(record: PackageRecord) -> str | None:
+    """Why the graph cannot store this record as it is (refused whole, never truncated), or None."""
+    eco = record.ecosystem
+    problem = key_problem(eco, record.name)
+    for version in record.versions:
+        if problem is not None:
+            break
+        problem = key_problem(eco, record.name, version.name)
+        for req in version.requirements or ():
+            if problem is not None:
+                break
+            problem = key_problem(eco, req.name)
+            if problem is not None:
+                problem = f"dependency {problem} (of version {_short(version.name)})"
+    if problem is None:
+        return None
+    return f"{eco.value} package {_short(record.name)} refused: {problem}"
+
 
 @dataclass(slots=True)
 class WriteStats:

@@ -14,7 +14,14 @@ from ssc_cli.errors import (
     RegistryUnavailable,
     SscError,
 )
-from ssc_cli.graph.interface import EXTRACTED, MISSING, GraphStore, WriteStats
+from ssc_cli.graph.interface import (
+    EXTRACTED,
+    MISSING,
+    GraphStore,
+    WriteStats,
+    key_problem,
+    record_problem,
+)
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
 from ssc_cli.pipeline.observe import MetricsTarget, publish_run
 from ssc_cli.registries.interface import Registry
@@ -62,6 +69,10 @@ class Extraction:
 
     async def fetch(self, name: str, known: KnownPackage | None = None) -> Outcome:
         """Fetch one package; every failure becomes an Outcome with its reason, never an escape."""
+        eco = self.registry.ecosystem
+        problem = key_problem(eco, name)
+        if problem is not None:  # not even asked for: the graph could not record the answer
+            return Outcome(name, error=f"{eco.value} package {problem}; not fetched")
         try:
             record = await self.registry.fetch(name, known)
         except PackageNotFound:
@@ -77,6 +88,9 @@ class Extraction:
         except Exception as exc:  # a parser bug must cost one package, not the run
             log.debug("unexpected error extracting %s", name, exc_info=True)
             return Outcome(name, error=f"internal error: {type(exc).__name__}: {exc}")
+        problem = record_problem(record)
+        if problem is not None:
+            return Outcome(name, error=problem)
         return Outcome(name, record=record)
 
     def settle(self, outcome: Outcome) -> None:
