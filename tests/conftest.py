@@ -27,6 +27,15 @@ SHARED_FIXTURES = Path(
 _LEAKY_PREFIXES = ("SSC_", "GRAPH_DB_", "VULN_DB_", "REDIS_")
 
 
+# The fields every --json line carries besides its own (docs/cli.md; tests/test_run_records.py).
+RUN_RECORD = ("command", "ecosystem", "started_at", "finished_at", "ssc_version", "exit_code")
+
+
+def without_run_record(line: dict[str, Any]) -> dict[str, Any]:
+    """A --json line's own fields: those of the run record dropped."""
+    return {k: v for k, v in line.items() if k not in RUN_RECORD}
+
+
 def real_fixtures(ecosystem: str) -> list[Path]:
     """Genuine payloads of ../shared/fixtures/real/<ecosystem> (empty when the folder is absent)."""
     folder = SHARED_FIXTURES / ecosystem

@@ -62,9 +62,11 @@ def main_options(
     ] = False,
 ) -> None:
     configure_logging(verbose, quiet)
-    typer_ctx.obj = Context(
-        env_file=env_file, json_output=json_output, verbosity=verbose, quiet=quiet
-    )
+    # main() hands in the Context it made before parsing (its start time, and what an error
+    # escaping every command reports); a test invoking the app directly gets a new one.
+    ctx = typer_ctx.obj if isinstance(typer_ctx.obj, Context) else Context()
+    ctx.env_file, ctx.json_output, ctx.verbosity, ctx.quiet = env_file, json_output, verbose, quiet
+    typer_ctx.obj = ctx
 
 
 app.command("ingest")(ingest_command)
@@ -138,14 +140,17 @@ def main() -> None:
     terminate_on_sigterm()  # before anything slow: as PID 1, an unhandled SIGTERM is ignored
     import sys
 
+    run = Context()  # started_at: now, before parsing and the commands' imports
     try:
-        app(args=hoist_global_options(sys.argv[1:]), prog_name="ssc")
+        app(args=hoist_global_options(sys.argv[1:]), prog_name="ssc", obj=run)
     except Exception as exc:  # escaped every errors_to_exit_codes: still one line and exit 70
         from ssc_cli.cli.context import internal_error
 
-        # Outside any command, so from the raw arguments (not the logger, a process-wide state).
+        # Maybe before the options were parsed, so also from the raw arguments (not the logger,
+        # a process-wide state).
         args = sys.argv[1:]
-        verbose = any(
+        verbose = run.verbosity > 0 or any(
             a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args
         )
-        sys.exit(internal_error(exc, verbose=verbose, json_output="--json" in args))
+        json_output = run.json_output or "--json" in args
+        sys.exit(internal_error(exc, run, verbose=verbose, json_output=json_output))

@@ -9,12 +9,13 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from ssc_cli import registries
+from ssc_cli import __version__, registries
 from ssc_cli.errors import ConfigError, InternalError, SscError
 from ssc_cli.models import Ecosystem
 
@@ -26,14 +27,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("ssc")
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with a trailing Z, to the millisecond: `2026-12-04T17:49:17.123Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @dataclass
 class Context:
-    """Global options, and the settings built once from them."""
+    """Global options, the settings built once from them, and what every --json line records
+    about the run: its command path, its ecosystem and when it started (issue 9)."""
 
     env_file: Path | None = None
     json_output: bool = False
     verbosity: int = 0
     quiet: bool = False
+    started_at: datetime = field(default_factory=utc_now)
+    command: str | None = None
+    ecosystem: str | None = None
     _settings: Settings | None = field(default=None, repr=False)
 
     @property
@@ -43,6 +57,50 @@ class Context:
 
             self._settings = load_settings(self.env_file)
         return self._settings
+
+
+def command_context(typer_ctx: typer.Context, json_output: bool = False) -> Context:
+    """The run's Context, told which command runs (`vulns sync`: the path below `ssc`) and on
+    which ecosystem (the `ecosystem` parameter when it names exactly one, else None)."""
+    ctx: Context = typer_ctx.obj
+    ctx.json_output = ctx.json_output or json_output
+    names: list[str] = []
+    level: Any = typer_ctx  # a typer.Context; its parents are typer's vendored click ones
+    while level.parent is not None:  # the root is `ssc` itself
+        names.append(level.info_name or "")
+        level = level.parent
+    ctx.command = " ".join(reversed(names)) or None
+    ctx.ecosystem = _one_ecosystem(typer_ctx.params.get("ecosystem"))
+    return ctx
+
+
+def _one_ecosystem(value: object) -> str | None:
+    if isinstance(value, list | tuple):
+        value = value[0] if len(value) == 1 else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return Ecosystem.parse(value).value
+    except ValueError:  # the command fails on it with exit 2; the record says no ecosystem
+        return None
+
+
+def run_record(ctx: Context | None, exit_code: int) -> dict[str, Any]:
+    """The fields every --json line carries, so a log of them reads over time (docs/cli.md)."""
+    finished = utc_now()
+    return {
+        "command": ctx.command if ctx is not None else None,
+        "ecosystem": ctx.ecosystem if ctx is not None else None,
+        "started_at": utc_timestamp(ctx.started_at if ctx is not None else finished),
+        "finished_at": utc_timestamp(finished),
+        "ssc_version": __version__,
+        "exit_code": exit_code,
+    }
+
+
+def print_record(ctx: Context | None, data: dict[str, Any], exit_code: int) -> None:
+    """One JSON line on stdout: data and the run record (whose fields win on a clash)."""
+    typer.echo(json.dumps({**data, **run_record(ctx, exit_code)}, sort_keys=True))
 
 
 def configure_logging(verbosity: int, quiet: bool) -> None:
@@ -82,8 +140,7 @@ def fail(exc: SscError, ctx: Context | None = None) -> NoReturn:
     cron log of JSON lines has a line for every run, failed ones included."""
     typer.echo(f"ssc: error: {exc}", err=True)
     if ctx is not None and ctx.json_output:
-        error = {"error": str(exc), "kind": type(exc).__name__, "exit_code": exc.exit_code}
-        typer.echo(json.dumps(error, sort_keys=True))
+        print_record(ctx, {"error": str(exc), "kind": type(exc).__name__}, exc.exit_code)
     raise typer.Exit(exc.exit_code)
 
 
@@ -92,7 +149,7 @@ def fail(exc: SscError, ctx: Context | None = None) -> NoReturn:
 _EXITS = (typer.Exit, typer.Abort, typer.BadParameter, typer.TyperException)
 
 
-def internal_error(exc: Exception, *, verbose: bool, json_output: bool) -> int:
+def internal_error(exc: Exception, ctx: Context | None, *, verbose: bool, json_output: bool) -> int:
     """An exception that is no SscError is a bug: one line (the traceback only with -v), the
     --json error line in the shape of fail's, and exit 70 (EX_SOFTWARE)."""
     if verbose:
@@ -102,12 +159,7 @@ def internal_error(exc: Exception, *, verbose: bool, json_output: bool) -> int:
         f"ssc: internal error: {text} (run with -v for the traceback; please report it)", err=True
     )
     if json_output:
-        error = {
-            "error": text,
-            "kind": InternalError.__name__,
-            "exit_code": InternalError.exit_code,
-        }
-        typer.echo(json.dumps(error, sort_keys=True))
+        print_record(ctx, {"error": text, "kind": InternalError.__name__}, InternalError.exit_code)
     return InternalError.exit_code
 
 
@@ -125,13 +177,17 @@ def errors_to_exit_codes(ctx: Context | None = None) -> Iterator[None]:
     except Exception as exc:
         verbose = ctx.verbosity > 0 if ctx is not None else log.isEnabledFor(logging.INFO)
         json_output = ctx is not None and ctx.json_output
-        raise typer.Exit(internal_error(exc, verbose=verbose, json_output=json_output)) from None
+        code = internal_error(exc, ctx, verbose=verbose, json_output=json_output)
+        raise typer.Exit(code) from None
 
 
-def emit_summary(ctx: Context, title: str, summary: dict[str, Any], line: str) -> None:
-    """--json: the summary object on stdout; otherwise one line on stderr."""
+def emit_summary(
+    ctx: Context, title: str, summary: dict[str, Any], line: str, *, exit_code: int = 0
+) -> None:
+    """--json: the summary object and the run record on stdout; otherwise one line on stderr.
+    exit_code is the code the command exits with right after."""
     if ctx.json_output:
-        typer.echo(json.dumps(summary, sort_keys=True))
+        print_record(ctx, summary, exit_code)
     elif not ctx.quiet:
         typer.echo(f"{title}: {line}", err=True)
 
@@ -150,14 +206,13 @@ def exit_after_run(
     stopped = stop is not None and data.get("stopped") is not None
     if stopped:
         line += f" (stopped: {data['stopped']})"
-    emit_summary(ctx, title, data, line + (" (dry run: nothing written)" if dry_run else ""))
+    code = stop.exit_code if stop is not None and stopped else (1 if failures else 0)
+    line += " (dry run: nothing written)" if dry_run else ""
+    emit_summary(ctx, title, data, line, exit_code=code)
     if not ctx.quiet and not ctx.json_output:
         for name, reason in failures:
             typer.echo(f"  failed {name}: {reason}", err=True)
-    if stopped:
-        assert stop is not None
-        raise typer.Exit(stop.exit_code)
-    raise typer.Exit(1 if failures else 0)
+    raise typer.Exit(code)
 
 
 @contextmanager

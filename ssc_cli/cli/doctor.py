@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.cli.context import command_context, errors_to_exit_codes, parse_ecosystem
 from ssc_cli.errors import SscError
 from ssc_cli.models import Ecosystem
 
@@ -113,8 +113,7 @@ def doctor_command(
     from ssc_cli.graph import open_store
     from ssc_cli.settings import redact_url
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
         ecosystems = (

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ssc_cli.cli.context import Context, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.cli.context import command_context, errors_to_exit_codes, parse_ecosystem
 from ssc_cli.cli.graph_migrate import migrate_command
 from ssc_cli.errors import SscError
 
@@ -36,7 +36,7 @@ def export_command(
     """Print the graph as JSON Lines: packages, then versions, then REQUIRE edges, each by purl."""
     from ssc_cli.graph import open_store
 
-    ctx: Context = typer_ctx.obj
+    ctx = command_context(typer_ctx)
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False) if ecosystem else None
         store = open_store(ctx.settings, read_only=True)
@@ -61,8 +61,7 @@ def show_command(
     """Show one package: its properties, versions and dependencies."""
     from ssc_cli.graph import open_store
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False)
         store = open_store(ctx.settings, read_only=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ssc_cli.cli.context import Context, emit_summary, errors_to_exit_codes
+from ssc_cli.cli.context import command_context, emit_summary, errors_to_exit_codes
 
 # Heavy imports (the stores, settings) live in the commands: `ssc --help` must stay fast (issue 8).
 
@@ -31,8 +31,7 @@ def migrate_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Key, merge and mark a Neo4j graph the old pipeline wrote (purls, twins, schema, marker)."""
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         if ctx.settings.graph_target.startswith("sqlite:"):
             summary = {"graph": "sqlite", "dry_run": dry_run, "migrated": False}

@@ -11,6 +11,7 @@ import typer
 from ssc_cli import registries
 from ssc_cli.cli.context import (
     Context,
+    command_context,
     emit_summary,
     errors_to_exit_codes,
     exit_after_run,
@@ -118,8 +119,7 @@ def ingest_command(
     from ssc_cli.quality.checks import after_run_thresholds
     from ssc_cli.vulns.sources import inline_attribution
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem)
         names = None
@@ -196,9 +196,9 @@ def _enqueue_new(
     )
     if summary.stopped is not None:
         line += f" (stopped: {summary.stopped})"
-    emit_summary(ctx, f"ingest {eco.value} --enqueue", data, line)
-    if summary.stopped is not None:
-        raise typer.Exit(stop.exit_code)
+    code = stop.exit_code if summary.stopped is not None else 0
+    emit_summary(ctx, f"ingest {eco.value} --enqueue", data, line, exit_code=code)
+    raise typer.Exit(code)
 
 
 def update_command(
@@ -216,8 +216,7 @@ def update_command(
     from ssc_cli.quality.checks import after_run_thresholds
     from ssc_cli.vulns.sources import inline_attribution
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem)
         settings = ctx.settings

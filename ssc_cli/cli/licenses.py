@@ -9,7 +9,7 @@ import typer
 
 from ssc_cli import registries
 from ssc_cli.cli.context import (
-    Context,
+    command_context,
     emit_summary,
     errors_to_exit_codes,
     parse_ecosystem,
@@ -55,8 +55,7 @@ def sync_command(
     from ssc_cli.pipeline.licenses_sync import SyncSummary, sync_licenses
     from ssc_cli.pipeline.stop import stop_on_signals
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
         where = source or settings.spdx_url
@@ -104,9 +103,9 @@ def sync_command(
             line += f", {_classified_line(summary.reclassified)}"
     if summary.stopped is not None:
         line += f" (stopped: {summary.stopped})"
-    emit_summary(ctx, "licenses sync", data, line + f" in {data['elapsed']}s")
-    if summary.stopped is not None:
-        raise typer.Exit(stop.exit_code)
+    code = stop.exit_code if summary.stopped is not None else 0
+    emit_summary(ctx, "licenses sync", data, line + f" in {data['elapsed']}s", exit_code=code)
+    raise typer.Exit(code)
 
 
 def classify_command(
@@ -130,8 +129,7 @@ def classify_command(
     from ssc_cli.pipeline.classify import classify_stored
     from ssc_cli.pipeline.stop import stop_on_signals
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         ecosystems = (
             [parse_ecosystem(ecosystem, implemented=False)]
@@ -172,9 +170,9 @@ def classify_command(
         line += f" (stopped: {summary.stopped})"
     if dry_run:
         line += " (dry run: nothing written)"
-    emit_summary(ctx, title, data, line)
-    if summary.stopped is not None:
-        raise typer.Exit(stop.exit_code)
+    code = stop.exit_code if summary.stopped is not None else 0
+    emit_summary(ctx, title, data, line, exit_code=code)
+    raise typer.Exit(code)
 
 
 def _classified_line(data: dict[str, Any]) -> str:

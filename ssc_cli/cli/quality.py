@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ssc_cli import registries
-from ssc_cli.cli.context import Context, emit_summary, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.cli.context import (
+    command_context,
+    emit_summary,
+    errors_to_exit_codes,
+    parse_ecosystem,
+    print_record,
+)
 
 # Heavy imports (the stores, the checks, settings) live in the commands: `ssc --help` must stay
 # fast (issue 8).
@@ -37,8 +42,7 @@ def check_command(
     from ssc_cli.pipeline import observe
     from ssc_cli.quality import checks
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem) if ecosystem else None
         settings = ctx.settings
@@ -62,7 +66,7 @@ def check_command(
     if not ctx.json_output:
         _print_checks(results)
     line = f"{len(results)} checks, {len(failed)} failed ({len(blocked)} blocking)"
-    emit_summary(ctx, "check", data, line)
+    emit_summary(ctx, "check", data, line, exit_code=code)
     raise typer.Exit(code)
 
 
@@ -103,8 +107,7 @@ def status_command(
     from ssc_cli.pipeline import status as run_status
     from ssc_cli.quality.freshness import STALE, human
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
         store = open_store(settings)
@@ -122,7 +125,7 @@ def status_command(
         "exit_code": code,
     }
     if ctx.json_output:
-        typer.echo(json.dumps(data, sort_keys=True))
+        print_record(ctx, data, code)
     else:
         table = [
             (

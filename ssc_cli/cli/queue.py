@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ssc_cli.cli.context import Context, emit_summary, errors_to_exit_codes, parse_ecosystem
+from ssc_cli.cli.context import (
+    command_context,
+    emit_summary,
+    errors_to_exit_codes,
+    parse_ecosystem,
+    print_record,
+)
 from ssc_cli.errors import ConfigError
 from ssc_cli.models import Ecosystem, read_names_file
 
@@ -75,8 +80,7 @@ def drain_queue_command(
     from ssc_cli.quality.checks import after_run_thresholds
     from ssc_cli.vulns.sources import inline_attribution
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
         size = batch or settings.queue_batch
@@ -102,9 +106,10 @@ def drain_queue_command(
         f"{data['dependencies_enqueued']} dependencies queued in {data['elapsed']}s "
         f"({data['messages_per_second']}/s, stopped: {data['stopped']})"
     )
-    emit_summary(ctx, "drain-queue", data, line)
     # Kubernetes stops pods with SIGTERM: a clean stop is success whatever the batch held.
-    raise typer.Exit(1 if summary.failures and summary.stopped != "signal" else 0)
+    code = 1 if summary.failures and summary.stopped != "signal" else 0
+    emit_summary(ctx, "drain-queue", data, line, exit_code=code)
+    raise typer.Exit(code)
 
 
 async def _drain(settings: Settings, options: DrainOptions, stop: Stop) -> DrainSummary:
@@ -156,8 +161,7 @@ def enqueue_command(
 
     from ssc_cli.queue.message import ExtractionMessage
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False)
         wanted = list(names or [])
@@ -187,8 +191,7 @@ def stats_command(typer_ctx: typer.Context, json_output: JsonOpt = False) -> Non
     """Stream length, pending entries per consumer, dead-letter length."""
     import asyncio
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
 
@@ -198,7 +201,7 @@ def stats_command(typer_ctx: typer.Context, json_output: JsonOpt = False) -> Non
 
         data = asyncio.run(main())
     if ctx.json_output:
-        typer.echo(json.dumps(data, sort_keys=True))
+        print_record(ctx, data, 0)
         return
     typer.echo(f"stream {data['stream']}: {data['length']} entries")
     for group in data["groups"]:  # type: ignore[attr-defined]
@@ -231,8 +234,7 @@ def retry_dead_command(
     """Move failed dead letters back onto the stream (after fixing what failed them)."""
     import asyncio
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         settings = ctx.settings
 

@@ -9,6 +9,7 @@ import typer
 
 from ssc_cli.cli.context import (
     Context,
+    command_context,
     errors_to_exit_codes,
     exit_after_run,
     parse_ecosystem,
@@ -48,8 +49,7 @@ def rebuild_command(
     from ssc_cli.quality.checks import after_run_thresholds
     from ssc_cli.vulns.sources import inline_attribution
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem)
         settings = ctx.settings

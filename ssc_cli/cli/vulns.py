@@ -10,6 +10,7 @@ import typer
 
 from ssc_cli.cli.context import (
     Context,
+    command_context,
     emit_summary,
     errors_to_exit_codes,
     parse_ecosystem,
@@ -57,8 +58,7 @@ def sync_command(
     """Load OSV records into the embedded store; only records newer than the stored copy."""
     import asyncio
 
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         from ssc_cli.graph import open_store
         from ssc_cli.lock import job_lock
@@ -110,15 +110,14 @@ def sync_command(
     )
     if settings.vuln_db_uri is not None:
         line += " (note: SSC_VULN_DB_URI is set, so attribution reads MongoDB, not this store)"
-    emit_summary(ctx, "vulns sync", data, line)
+    code = stop.exit_code if summary.stopped is not None else (1 if summary.failed else 0)
+    emit_summary(ctx, "vulns sync", data, line, exit_code=code)
     if not ctx.quiet and not ctx.json_output:
         for bad in data["invalid"]:
             typer.echo(f"  invalid {bad['source']}: {bad['reason']}", err=True)
         for bad in data["rejected_vectors"]:
             typer.echo(f"  vector of {bad['id']}: {bad['reason']}", err=True)
-    if summary.stopped is not None:
-        raise typer.Exit(stop.exit_code)
-    raise typer.Exit(1 if summary.failed else 0)
+    raise typer.Exit(code)
 
 
 async def _sync(ctx: Context, store: Any, osv: Any, options: Any, online: bool, stop: Stop) -> Any:
@@ -149,8 +148,7 @@ def attribute_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Re-attribute the stored packages named by advisories changed since the last run."""
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         from ssc_cli.graph import open_store
         from ssc_cli.lock import job_lock
@@ -189,13 +187,12 @@ def attribute_command(
         f"unparseable, {data['git_ranges_skipped']} GIT ranges skipped, "
         f"{data['unscored_advisories']} unscored advisories in {data['elapsed']}s"
     )
-    emit_summary(
-        ctx, "vulns attribute", data, line + (" (dry run: nothing written)" if dry_run else "")
-    )
+    code = stop.exit_code if summary.stopped is not None else 0
+    line += " (dry run: nothing written)" if dry_run else ""
+    emit_summary(ctx, "vulns attribute", data, line, exit_code=code)
     if not ctx.quiet and not ctx.json_output and data["unparseable_sample"]:
         typer.echo(f"  unparseable: {', '.join(data['unparseable_sample'])}", err=True)
-    if summary.stopped is not None:
-        raise typer.Exit(stop.exit_code)
+    raise typer.Exit(code)
 
 
 @vulns_app.command("show")
@@ -205,8 +202,7 @@ def show_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print one advisory and the stored versions it affects."""
-    ctx: Context = typer_ctx.obj
-    ctx.json_output = ctx.json_output or json_output
+    ctx = command_context(typer_ctx, json_output)
     with errors_to_exit_codes(ctx):
         from ssc_cli.graph import open_store
         from ssc_cli.vulns.show import describe
