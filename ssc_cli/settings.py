@@ -44,6 +44,13 @@ def _duration(value: Any) -> Any:
     return value
 
 
+def _off_is_zero(value: Any) -> Any:
+    """`off` (any case) switches an interval setting off, as 0 does."""
+    if isinstance(value, str) and value.strip().lower() == "off":
+        return 0
+    return value
+
+
 # A duration setting: `12h`, `10d`, `30m`, `2w`, plain seconds; 0 switches the threshold off.
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
@@ -144,6 +151,9 @@ class Settings(BaseSettings):
     # Stopping: after SIGTERM/SIGINT, fetches in flight get this many seconds to finish before
     # they are abandoned (pipeline/stop.py); Kubernetes allows 30 s before SIGKILL by default.
     stop_grace: float = Field(5.0, ge=0)
+    # Off a terminal, long jobs print a `ssc: progress ...` line on stderr this often (seconds;
+    # 0 or `off`: never). On a terminal the rich bar shows instead (cli/context.py).
+    progress_interval: Annotated[float, BeforeValidator(_off_is_zero)] = Field(60.0, ge=0)
 
     # Graph (SQLite by default, Neo4j 5 with bolt:// or neo4j://).
     graph_uri: str | None = _env("SSC_GRAPH_URI", "GRAPH_DB_URI")

@@ -278,7 +278,7 @@ def test_a_stop_ends_a_rebuild_between_chunks(tmp_path: Path) -> None:
             archive,
             store,
             RebuildOptions(batch_size=3),
-            progress=lambda n: stop.request(),  # a signal during the first chunk
+            progress=lambda n, errors=0: stop.request(),  # a signal during the first chunk
             stop=stop,
         )
         assert summary.stopped == "signal" and summary.packages_rebuilt == 3

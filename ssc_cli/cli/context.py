@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ import typer
 from ssc_cli import __version__, registries
 from ssc_cli.errors import ConfigError, InternalError, SscError
 from ssc_cli.models import Ecosystem
+from ssc_cli.progress import Advance, Counter, ProgressLines, no_progress
 
 # Heavy imports live in the commands: `ssc --help` must stay fast (issue 8).
 if TYPE_CHECKING:
@@ -216,12 +217,23 @@ def exit_after_run(
 
 
 @contextmanager
-def progress_bar(
-    ctx: Context, description: str, total: int | None
-) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on a terminal; nothing otherwise (cron, pods, pipes)."""
-    if ctx.quiet or not sys.stderr.isatty():
-        yield lambda n: None
+def progress_bar(ctx: Context, description: str, total: int | None) -> Iterator[Advance]:
+    """A rich progress bar on a terminal; elsewhere (cron, pods, pipes) a `key=value` progress
+    line on stderr every SSC_PROGRESS_INTERVAL seconds (ssc_cli/progress.py); -q: neither.
+
+    rich, not tqdm: rich is already a dependency and draws the terminal bar; tqdm's non-terminal
+    output is a redrawn bar, not a parseable line, so those lines are our own either way."""
+    if ctx.quiet:
+        yield no_progress
+        return
+    if not sys.stderr.isatty():
+        interval = ctx.settings.progress_interval
+        if interval <= 0:
+            yield no_progress
+            return
+        counter = Counter(description, total)
+        with ProgressLines(counter, interval, _write_stderr) as advance:
+            yield advance
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -235,4 +247,14 @@ def progress_bar(
         transient=True,
     ) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+
+        def advance(done: int, /, errors: int = 0) -> None:
+            bar.advance(task, done)
+
+        yield advance
+
+
+def _write_stderr(line: str) -> None:
+    """One write per line, so a log line from the run's thread cannot land inside it."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

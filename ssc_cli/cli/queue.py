@@ -15,6 +15,7 @@ from ssc_cli.cli.context import (
     errors_to_exit_codes,
     parse_ecosystem,
     print_record,
+    progress_bar,
 )
 from ssc_cli.errors import ConfigError
 from ssc_cli.models import Ecosystem, read_names_file
@@ -24,6 +25,7 @@ from ssc_cli.models import Ecosystem, read_names_file
 if TYPE_CHECKING:
     from ssc_cli.pipeline.drain import DrainOptions, DrainSummary
     from ssc_cli.pipeline.stop import Stop
+    from ssc_cli.progress import Advance
     from ssc_cli.queue.stream import ExtractionStream
     from ssc_cli.registries.interface import Registry
     from ssc_cli.settings import Settings
@@ -98,7 +100,10 @@ def drain_queue_command(
         )
         with stop_on_signals(settings.stop_grace) as stop, inline_attribution(settings) as hook:
             options.attribute = hook
-            summary = asyncio.run(_drain(settings, options, stop))
+            # The total is --max-messages at most: the stream grows while it is drained
+            # (dependencies, other producers), so counting it would be no total either.
+            with progress_bar(ctx, "drain-queue", max_messages) as advance:
+                summary = asyncio.run(_drain(settings, options, stop, advance))
     data = summary.as_dict()
     line = (
         f"{data['total_processed']} processed, {data['successful']} ok, {data['failed']} failed, "
@@ -112,7 +117,9 @@ def drain_queue_command(
     raise typer.Exit(code)
 
 
-async def _drain(settings: Settings, options: DrainOptions, stop: Stop) -> DrainSummary:
+async def _drain(
+    settings: Settings, options: DrainOptions, stop: Stop, progress: Advance
+) -> DrainSummary:
     from ssc_cli import registries
     from ssc_cli.graph import open_store
     from ssc_cli.http import Http, HttpConfig
@@ -134,7 +141,7 @@ async def _drain(settings: Settings, options: DrainOptions, stop: Stop) -> Drain
                 return await registries.reachable(eco, settings, http)
 
             queue = ReconnectingQueue(stream, settings.queue_reconnect_seconds, stop)
-            return await drain(queue, store, open_registry, options, stop, reachable)
+            return await drain(queue, store, open_registry, options, stop, reachable, progress)
     finally:
         store.close()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from ssc_cli.licenses.packages import PackageClassifier
 from ssc_cli.models import Classification, Ecosystem, PackageLicenseInput
 from ssc_cli.pipeline.extract import run_status
 from ssc_cli.pipeline.stop import Stop
+from ssc_cli.progress import Advance
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class _Batches:
     summary: ClassifySummary
     every: bool = False
     dry_run: bool = False
-    progress: Callable[[int], None] | None = None
+    progress: Advance | None = None
     stop: Stop | None = None
 
     def run(self, eco: Ecosystem, pages: Iterable[list[PackageLicenseInput]]) -> None:
@@ -131,7 +132,7 @@ def classify_stored(
     every: bool = False,
     dry_run: bool = False,
     batch_size: int = 1000,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
     classifier: Classifier | None = None,
     stop: Stop | None = None,
 ) -> ClassifySummary:

@@ -24,6 +24,7 @@ from ssc_cli.pipeline.extract import (
 )
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import SIGNAL, Stop
+from ssc_cli.progress import Advance
 from ssc_cli.quality.checks import Thresholds
 from ssc_cli.queue.message import (
     FAILED,
@@ -133,8 +134,10 @@ class Drain:
         options: DrainOptions,
         stop: Stop | None = None,
         reachable: Callable[[Ecosystem], Awaitable[bool]] | None = None,
+        progress: Advance | None = None,
     ) -> None:
         self.queue = queue
+        self.progress = progress  # messages processed, those failed or rejected as errors
         self.reachable = reachable
         self.store = store
         self.options = options
@@ -159,7 +162,10 @@ class Drain:
                         break
                 entries = await self._read(budget)
                 if entries:
+                    failed_before = self._errors()
                     await self._batch(entries)
+                    if self.progress is not None:
+                        self.progress(len(entries), errors=self._errors() - failed_before)
                     await self.queue.trim()
                     continue
                 if options.until_empty and await self.queue.drained():
@@ -174,6 +180,11 @@ class Drain:
         finally:
             self._finish(started)
         return self.summary
+
+    def _errors(self) -> int:
+        """Messages that went wrong so far: failed fetches, invalid or unsupported messages."""
+        summary = self.summary
+        return summary.failed + summary.validation_errors + summary.unsupported_types
 
     async def _read(self, count: int) -> list[Entry]:
         """A batch. A blocking read waits in slices so a stop is seen within one, and is never
@@ -444,10 +455,11 @@ async def drain(
     options: DrainOptions,
     stop: Stop | None = None,
     reachable: Callable[[Ecosystem], Awaitable[bool]] | None = None,
+    progress: Advance | None = None,
 ) -> DrainSummary:
     """Process messages until empty, max-messages or stop; see Drain. The run is recorded
     (job drain-queue) and ends with the cheap checks of the ecosystems it wrote."""
-    worker = Drain(queue, store, open_registry, options, stop, reachable)
+    worker = Drain(queue, store, open_registry, options, stop, reachable, progress)
     with recorded_run(store, "drain-queue", None, dry_run=False, metrics=options.metrics) as run_id:
         summary = await worker.run()
         summary.run_id = run_id

@@ -24,6 +24,7 @@ from ssc_cli.graph.interface import (
 )
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
 from ssc_cli.pipeline.observe import MetricsTarget, publish_run
+from ssc_cli.progress import Advance
 from ssc_cli.registries.interface import Registry
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Extraction:
     store: GraphStore
     dry_run: bool = False
     batch_size: int = 100
-    progress: Callable[[int], None] | None = None
+    progress: Advance | None = None
     attribute: RecordHook | None = None
     stats: WriteStats = field(default_factory=WriteStats)
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -96,14 +97,16 @@ class Extraction:
     def settle(self, outcome: Outcome) -> None:
         """Count the outcome (a failure keeps its reason), queue its write, watch for an outage."""
         self._streak = self._streak + 1 if outcome.unreachable else 0
+        failed = not outcome.missing and outcome.record is None and outcome.error is not None
         if outcome.missing:
             self.missing_count += 1
-        elif outcome.record is None and outcome.error is not None:
+        elif failed:
+            assert outcome.error is not None
             self.failures.append((outcome.name, outcome.error))
             self.schema_drift += outcome.drift
         self.accept(outcome)
         if self.progress is not None:
-            self.progress(1)
+            self.progress(1, errors=int(failed))
         if self._streak >= UNREACHABLE_STREAK:
             eco = self.registry.ecosystem.value
             raise RegistryUnavailable(

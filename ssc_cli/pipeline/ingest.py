@@ -15,6 +15,7 @@ from ssc_cli.pipeline.extract import Extraction, Outcome, RecordHook, recorded_r
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop
+from ssc_cli.progress import Advance
 from ssc_cli.quality.checks import Thresholds
 from ssc_cli.registries.interface import Registry
 from ssc_cli.vulns.sources import inline_report
@@ -157,7 +158,7 @@ async def ingest(
     options: IngestOptions,
     *,
     http_counters: Callable[[], dict[str, int]] = dict,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
     stop: Stop | None = None,
 ) -> IngestSummary:
     """Extract every package the graph lacks (up to options.limit), recording every failure.
@@ -182,7 +183,7 @@ async def _ingest(
     summary: IngestSummary,
     started: float,
     http_counters: Callable[[], dict[str, int]],
-    progress: Callable[[int], None] | None,
+    progress: Advance | None,
     stop: Stop | None,
 ) -> IngestSummary:
     eco = registry.ecosystem

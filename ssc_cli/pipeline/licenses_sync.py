@@ -21,6 +21,7 @@ from ssc_cli.models import Ecosystem
 from ssc_cli.pipeline.classify import classify_stored
 from ssc_cli.pipeline.extract import recorded_run, run_status
 from ssc_cli.pipeline.stop import Stop
+from ssc_cli.progress import Advance
 
 JOB = "licenses-sync"
 
@@ -66,7 +67,7 @@ async def sync_licenses(
     guards: spdx.Guards,
     reclassify: bool = True,
     batch_size: int = 1000,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
     stop: Stop | None = None,
 ) -> SyncSummary:
     """Fetch, validate, guard, and write the list if its version changed; then reclassify (a

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import RecordHook, recorded_run, run_status
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.stop import Stop
+from ssc_cli.progress import Advance
 from ssc_cli.quality.checks import Thresholds
 from ssc_cli.registries import ARCHIVED
 from ssc_cli.settings import Settings
@@ -102,7 +103,7 @@ def rebuild(
     store: GraphStore,
     options: RebuildOptions,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
     stop: Stop | None = None,
 ) -> RebuildSummary:
     """Rewrite every extracted package the archive describes (or options.names) offline; a stop
@@ -137,7 +138,7 @@ class _Rebuild:
         store: GraphStore,
         options: RebuildOptions,
         summary: RebuildSummary,
-        progress: Callable[[int], None] | None,
+        progress: Advance | None,
     ) -> None:
         self.archive = archive
         self.store = store
@@ -164,9 +165,10 @@ class _Rebuild:
                     self.summary.stopped = stop.reason
                     break
                 chunk = names[start : start + size]
+                failed_before = len(self.summary.failures)
                 self._chunk(chunk)
                 if self.progress is not None:
-                    self.progress(len(chunk))
+                    self.progress(len(chunk), errors=len(self.summary.failures) - failed_before)
         finally:
             if self.summary.run_id is not None:
                 # last_error makes the next update refetch them online.

@@ -15,6 +15,7 @@ from ssc_cli.pipeline.extract import Extraction, Outcome, RecordHook, recorded_r
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
 from ssc_cli.pipeline.stop import Stop, Stopped
+from ssc_cli.progress import Advance
 from ssc_cli.quality.checks import Thresholds
 from ssc_cli.registries.interface import Registry
 from ssc_cli.vulns.sources import inline_report
@@ -70,7 +71,7 @@ async def update(
     options: UpdateOptions,
     *,
     http_counters: Callable[[], dict[str, int]] = dict,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
     stop: Stop | None = None,
 ) -> UpdateSummary:
     """Refetch what changed; the cursor moves only after every write of the run committed.
@@ -95,7 +96,7 @@ async def _update(
     summary: UpdateSummary,
     started: float,
     http_counters: Callable[[], dict[str, int]],
-    progress: Callable[[int], None] | None,
+    progress: Advance | None,
     stop: Stop | None,
 ) -> UpdateSummary:
     eco = registry.ecosystem

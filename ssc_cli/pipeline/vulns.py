@@ -7,7 +7,7 @@ stop mechanism slot in between batches.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore, VersionVulnR
 from ssc_cli.models import Ecosystem
 from ssc_cli.pipeline.extract import recorded_run
 from ssc_cli.pipeline.stop import Stop
+from ssc_cli.progress import Advance
 from ssc_cli.vulns.attribute import Attributor
 from ssc_cli.vulns.ecosystems import rules
 from ssc_cli.vulns.interface import VulnerabilitySource
@@ -52,7 +53,7 @@ async def sync(
     http: Http | None,
     options: SyncOptions,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
     stop: Stop | None = None,
 ) -> SyncSummary:
     """Load records; the run record goes to the graph store (job `vulns-sync`)."""
@@ -64,7 +65,7 @@ async def sync(
                 summary.stopped = stop.reason
                 break
             summary.sources.append(str(path))
-            load_items(Loader(osv, summary, stop), read_path(path))
+            load_items(Loader(osv, summary, stop, progress), read_path(path))
         mirrors = list(options.urls) if options.urls else []
         if options.mirror:
             mirrors.append(options.mirror)
@@ -74,7 +75,7 @@ async def sync(
                 break
             assert http is not None, "URLs need the HTTP layer"
             if url.lower().endswith((".zip", ".json")):
-                await _one_url(http, osv, url, summary, options.cache_dir)
+                await _one_url(http, osv, url, summary, options.cache_dir, progress)
             else:
                 mirror = MirrorSync(
                     http, osv, url, options.cache_dir, options.zip_threshold, progress, stop
@@ -87,7 +88,14 @@ async def sync(
     return summary
 
 
-async def _one_url(http: Http, osv: OsvStore, url: str, summary: SyncSummary, cache: Path) -> None:
+async def _one_url(
+    http: Http,
+    osv: OsvStore,
+    url: str,
+    summary: SyncSummary,
+    cache: Path,
+    progress: Advance | None = None,
+) -> None:
     import asyncio
     import hashlib
 
@@ -95,7 +103,7 @@ async def _one_url(http: Http, osv: OsvStore, url: str, summary: SyncSummary, ca
     from ssc_cli.vulns.sync import Item, read_zip
 
     summary.sources.append(url)
-    loader = Loader(osv, summary)
+    loader = Loader(osv, summary, progress=progress)
     try:
         if url.lower().endswith(".zip"):
             dest = cache / "osv" / "urls" / hashlib.sha1(url.encode()).hexdigest() / "all.zip"
@@ -150,7 +158,7 @@ def attribute(
     source: VulnerabilitySource,
     options: AttributeOptions,
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Advance | None = None,
     stop: Stop | None = None,
 ) -> AttributeSummary:
     """Re-attribute stored versions: those of packages named by advisories changed since this

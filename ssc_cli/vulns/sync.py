@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from ssc_cli.errors import HttpStatusError, RegistryUnavailable, SscError
 from ssc_cli.models import Ecosystem
+from ssc_cli.progress import Advance
 from ssc_cli.vulns.ecosystems import from_osv, is_defined, osv_name
 from ssc_cli.vulns.interface import InvalidRecord, iso, parse_advisory
 from ssc_cli.vulns.osv import Loaded, OsvStore
@@ -95,15 +96,28 @@ class Item:
 class Loader:
     """Validates items and writes them in batches; counts everything into the summary."""
 
-    def __init__(self, store: OsvStore, summary: SyncSummary, stop: Stop | None = None) -> None:
+    def __init__(
+        self,
+        store: OsvStore,
+        summary: SyncSummary,
+        stop: Stop | None = None,
+        progress: Advance | None = None,
+    ) -> None:
         self.store = store
         self.summary = summary
         self.stop = stop
+        self.progress = progress  # one per record read, an invalid one counted as an error
         self._batch: list[Loaded] = []
         self._changed: set[tuple[str, str]] = set()
 
     def add(self, item: Item) -> bool:
         """Queue one item; False when it was bad input (named in the summary)."""
+        good = self._add(item)
+        if self.progress is not None:
+            self.progress(1, errors=int(not good))
+        return good
+
+    def _add(self, item: Item) -> bool:
         summary = self.summary
         summary.records_read += 1
         if item.error is not None:
@@ -262,7 +276,7 @@ class MirrorSync:
     base_url: str
     cache_dir: Path
     zip_threshold: int = 250
-    progress: Callable[[int], None] | None = None
+    progress: Advance | None = None
     stop: Stop | None = None
 
     async def run(self, ecosystems: Iterable[Ecosystem], summary: SyncSummary) -> None:
@@ -298,7 +312,7 @@ class MirrorSync:
         if cursor and cursor.get("url") == base and cursor.get("modified"):
             since = datetime.fromisoformat(str(cursor["modified"]).replace("Z", "+00:00"))
         wanted = None if since is None else {i for m, i in rows if m > since - OVERLAP}
-        loader = Loader(self.store, summary, self.stop)
+        loader = Loader(self.store, summary, self.stop, self.progress)
         bad_before = len(summary.invalid)
         if wanted is not None and not wanted:
             ok = True
@@ -333,8 +347,6 @@ class MirrorSync:
             items = await asyncio.gather(*(self._record(base, folder, i) for i in chunk))
             for item in items:
                 ok = loader.add(item) and ok
-            if self.progress is not None:
-                self.progress(len(chunk))
             if loader.stopping:
                 break
         return ok
