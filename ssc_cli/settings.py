@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     # Stopping: after SIGTERM/SIGINT, fetches in flight get this many seconds to finish before
     # they are abandoned (pipeline/stop.py); Kubernetes allows 30 s before SIGKILL by default.
     stop_grace: float = Field(5.0, ge=0)
+    # Job lease in a Neo4j graph (ssc_cli/lock.py): it expires this many seconds after its last
+    # renewal (every third of it), so a killed run blocks its job at most this long.
+    lock_ttl: float = Field(120.0, ge=1, le=86_400)
 
     # Graph (SQLite by default, Neo4j 5 with bolt:// or neo4j://).
     graph_uri: str | None = _env("SSC_GRAPH_URI", "GRAPH_DB_URI")
