@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     # Off a terminal, long jobs print a `ssc: progress ...` line on stderr this often (seconds;
     # 0 or `off`: never). On a terminal the rich bar shows instead (cli/context.py).
     progress_interval: Annotated[float, BeforeValidator(_off_is_zero)] = Field(60.0, ge=0)
+    # Job lease in a Neo4j graph (ssc_cli/lock.py): it expires this many seconds after its last
+    # renewal (every third of it), so a killed run blocks its job at most this long.
+    lock_ttl: float = Field(120.0, ge=1, le=86_400)
 
     # Graph (SQLite by default, Neo4j 5 with bolt:// or neo4j://).
     graph_uri: str | None = _env("SSC_GRAPH_URI", "GRAPH_DB_URI")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import neo4j.time
 import pytest
 
-from ssc_cli.graph import cypher
+from ssc_cli.graph import cypher, cypher_lease
 from ssc_cli.graph.neo4j import moment_text
 from ssc_cli.models import Ecosystem, PackageRecord, Requirement, VersionRecord
 
@@ -29,8 +29,10 @@ def test_every_query_names_only_known_labels() -> None:
         "SscFailure",
         "SscCounter",
         "SscCheck",
+        "SscJobLease",
     }
-    texts = [cypher.schema_statements()] + [
+    lease = [cypher_lease.ACQUIRE, cypher_lease.RENEW, cypher_lease.RELEASE]
+    texts = [cypher.schema_statements(), lease] + [
         [
             cypher.upsert_packages_query(eco), cypher.upsert_versions_query(eco),
             cypher.create_targets_query(eco), cypher.merge_edges_query(eco),

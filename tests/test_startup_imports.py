@@ -35,14 +35,17 @@ print(json.dumps({{"exit": code, "loaded": loaded}}))
 """
 
 
-def _loaded_by(*args: str) -> dict[str, object]:
+def _loaded_by(*args: str, home: Path | None = None) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if home is not None:  # a command that runs: its own data dir, the embedded SQLite graph
+        env = {k: v for k, v in env.items() if not k.startswith(("SSC_", "GRAPH_DB_"))}
+        env |= {"SSC_DATA_DIR": str(home / "data"), "SSC_CACHE_DIR": str(home / "cache")}
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(list(args))],
         capture_output=True,
         text=True,
         env=env,
-        cwd=REPO,
+        cwd=home or REPO,
         timeout=60,
         check=False,
     )
@@ -56,6 +59,16 @@ def test_help_loads_no_heavy_module(args: tuple[str, ...]) -> None:
     data = _loaded_by(*args)
     assert data["exit"] == 0
     assert data["loaded"] == [], f"`ssc {' '.join(args)}` imported {data['loaded']}"
+
+
+def test_a_locked_job_on_sqlite_loads_no_neo4j_driver(tmp_path: Path) -> None:
+    # vulns sync of a local folder takes its job lock (file only: the graph is SQLite) and
+    # touches neither the network nor Neo4j (the lease is for bolt:// and neo4j:// graphs).
+    (tmp_path / "osv").mkdir()
+    data = _loaded_by("vulns", "sync", str(tmp_path / "osv"), home=tmp_path)
+    assert data["exit"] == 0
+    assert (tmp_path / "data" / "locks" / "vulns-sync.lock").exists()
+    assert "neo4j" not in data["loaded"], data["loaded"]
 
 
 # `import click` fails in this interpreter, as in a plain `pip install ssc`: typer vendors click

@@ -81,7 +81,7 @@ def _run(
     with stop_on_signals(settings.stop_grace) as stop:
         if dry_run:
             return with_store(stop), stop
-        with job_lock(settings.data_dir, f"{job}-{ecosystem.value}"):
+        with job_lock(settings, f"{job}-{ecosystem.value}", stop):
             return with_store(stop), stop
 
 

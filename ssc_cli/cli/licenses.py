@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -61,7 +61,7 @@ def sync_command(
         where = source or settings.spdx_url
         with (
             stop_on_signals(settings.stop_grace) as stop,
-            job_lock(settings.data_dir, "licenses-sync"),
+            job_lock(settings, "licenses-sync", stop),
         ):
             store = open_store(settings)
             try:
@@ -142,12 +142,9 @@ def classify_command(
             store.migrate()
             total = _total(store, ecosystems)
             title = f"classify {ecosystem or 'all'}"
-            lock: AbstractContextManager[None] = (
-                nullcontext() if dry_run else job_lock(settings.data_dir, "classify")
-            )
             with (
                 stop_on_signals(settings.stop_grace) as stop,
-                lock,
+                nullcontext() if dry_run else job_lock(settings, "classify", stop),
                 progress_bar(ctx, title, total) as advance,
             ):
                 summary = classify_stored(

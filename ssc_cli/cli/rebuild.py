@@ -65,10 +65,10 @@ def rebuild_command(
             archive = open_archive(eco, settings)  # a usage error before any lock is taken
             stack.callback(archive.close)
             if not dry_run:
-                stack.enter_context(job_lock(settings.data_dir, f"rebuild-{eco.value}"))
+                stack.enter_context(job_lock(settings, f"rebuild-{eco.value}", stop))
                 # An update running meanwhile could write a package this run then overwrites
                 # with what the archive held before, after its watermark moved past it.
-                stack.enter_context(job_lock(settings.data_dir, f"update-{eco.value}"))
+                stack.enter_context(job_lock(settings, f"update-{eco.value}", stop))
             options.attribute = stack.enter_context(inline_attribution(settings))
             store = open_store(settings)
             stack.callback(store.close)

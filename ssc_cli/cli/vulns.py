@@ -76,8 +76,8 @@ def sync_command(
             else:
                 raise ConfigError(f"{item}: no such file or directory (nor a URL)")
         with (
-            job_lock(settings.data_dir, "vulns-sync"),
             stop_on_signals(settings.stop_grace) as stop,
+            job_lock(settings, "vulns-sync", stop),
         ):
             store = open_store(settings)
             osv = None
@@ -165,8 +165,8 @@ def attribute_command(
             batch_size=settings.vulns_batch_size,
         )
         with (
-            job_lock(settings.data_dir, "vulns-attribute"),
             stop_on_signals(settings.stop_grace) as stop,
+            job_lock(settings, "vulns-attribute", stop),
         ):
             store = open_store(settings)
             source = None

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssc_cli.graph import cypher_vulns
+from ssc_cli.graph import cypher_lease, cypher_vulns
 from ssc_cli.graph.interface import EXTRACTED, WriteStats, dumps, version_serials
 from ssc_cli.graph.licensing import LICENSE_FIELDS
 from ssc_cli.models import Ecosystem, PackageRecord
@@ -72,6 +72,7 @@ def schema_statements() -> list[str]:
         f"CREATE CONSTRAINT ssc_check_key IF NOT EXISTS FOR (n:{CHECK}) "
         "REQUIRE (n.dataset, n.name) IS UNIQUE",
         f"CREATE INDEX ssc_run_job IF NOT EXISTS FOR (n:{RUN}) ON (n.job)",
+        cypher_lease.SCHEMA,  # one lease node per job (ssc_cli/lock.py)
     ]
     return statements
 

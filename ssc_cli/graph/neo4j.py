@@ -33,6 +33,7 @@ from ssc_cli.graph.interface import (
     requires_export,
     version_export,
 )
+from ssc_cli.graph.neo4j_lease import Neo4jLeases
 from ssc_cli.graph.neo4j_licenses import Neo4jLicenses
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
 from ssc_cli.settings import redact_url, split_credentials
@@ -70,7 +71,7 @@ def moment_text(value: Any) -> str | None:
     return str(value)
 
 
-class Neo4jStore(Neo4jLicenses, Neo4jQuality, Neo4jVulns):
+class Neo4jStore(Neo4jLicenses, Neo4jQuality, Neo4jVulns, Neo4jLeases):
     """GraphStore on a Neo4j 5 server reached with the official driver."""
 
     def __init__(
@@ -178,8 +179,12 @@ class Neo4jStore(Neo4jLicenses, Neo4jQuality, Neo4jVulns):
             migration.write_marker(self)
 
     def _create_schema(self) -> None:
+        self._schema([*cypher.schema_statements(), *cypher_licenses.schema_statements()])
+
+    def _schema(self, statements: list[str]) -> None:
+        """Each statement (IF NOT EXISTS) in its own transaction, as schema changes must be."""
         self._connect()
-        for statement in [*cypher.schema_statements(), *cypher_licenses.schema_statements()]:
+        for statement in statements:
             try:
                 with self._driver.session(database=self._database) as session:
                     session.execute_write(partial(_run, query=statement))

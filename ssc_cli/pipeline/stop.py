@@ -13,7 +13,8 @@ How a long command uses it (ingest, update, rebuild, drain-queue, and any new on
     # commit what is complete; save a cursor only when every batch it covers was written
 
 and the CLI reports the summary as usual and exits with `stop.exit_code` (130 for SIGINT, 143 for
-SIGTERM; drain-queue exits 0, a signal being how a worker is meant to end).
+SIGTERM; drain-queue exits 0, a signal being how a worker is meant to end). The job lock asks for a
+stop too, with the reason `lease-lost` (exit 75), when another run took its lease (ssc_cli/lock.py).
 
 - The first signal only sets the flag: the batch in hand is finished (or, for fetches still in
   flight after `grace` seconds, abandoned unwritten) and the job ends at its next check.
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SIGNAL = "signal"  # the `stopped` value of a run ended by SIGTERM/SIGINT
+# ... and of a run whose job lease in the graph was taken by another run (ssc_cli/lock.py).
+LEASE_LOST = "lease-lost"
 
 
 class Stopped(Exception):
@@ -65,7 +68,10 @@ class Stop:
 
     @property
     def exit_code(self) -> int:
-        """128 + the signal number, as a shell reports a process ended by that signal."""
+        """128 + the signal number, as a shell reports a process ended by that signal; 75 (as
+        LockHeld) when the job lost its lease to another run."""
+        if self.reason == LEASE_LOST:
+            return 75
         return 128 + (self.signum or signal.SIGTERM)
 
     def request(self, reason: str = SIGNAL, signum: int | None = None) -> None:

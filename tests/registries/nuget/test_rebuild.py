@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ssc_cli.lock import job_lock
+from ssc_cli.lock import file_lock
 from ssc_cli.registries.nuget.catalog import CatalogArchive, CatalogItem
 from ssc_cli.registries.nuget.client import rebuild_from_archive
 from tests.conftest import Ssc
@@ -95,7 +95,7 @@ def test_rebuild_usage_errors_and_unknown_names(ssc: Ssc, app: nuget.NuGetApp) -
 
 def test_rebuild_holds_the_update_lock(ssc: Ssc, app: nuget.NuGetApp) -> None:
     ssc("ingest", "nuget")
-    with job_lock(_data_dir(ssc), "update-nuget"):
+    with file_lock(_data_dir(ssc), "update-nuget"):
         held = ssc("rebuild", "nuget", expect=75, env=OFFLINE)
         assert "update nuget" in held.stderr and "wrote nothing" in held.stderr
         preview = ssc("rebuild", "nuget", "--dry-run", env=OFFLINE)  # writes nothing: no lock
