@@ -136,6 +136,26 @@ def parse_ecosystem(text: str, *, implemented: bool = True) -> Ecosystem:
     return ecosystem
 
 
+def read_names_from(path: Path, ecosystem: Ecosystem) -> list[str]:
+    """The names of a --names-from file, each a possible package of the ecosystem."""
+    from ssc_cli.models import read_names_file
+
+    try:
+        names = read_names_file(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--names-from {path}: {exc}") from None
+    check_names(ecosystem, names, f"--names-from {path}")
+    return names
+
+
+def check_names(ecosystem: Ecosystem, names: list[str], where: str) -> None:
+    """Exit 2 naming the names no package of the ecosystem can have: reported, never dropped."""
+    problems = [p for p in (registries.name_problem(ecosystem, n) for n in names) if p]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ConfigError(f"{where}: {'; '.join(problems[:3])}{more}")
+
+
 def fail(exc: SscError, ctx: Context | None = None) -> NoReturn:
     """The one path from an SscError to an exit code; --json also puts it on stdout, so a
     cron log of JSON lines has a line for every run, failed ones included."""

@@ -17,9 +17,10 @@ from ssc_cli.cli.context import (
     exit_after_run,
     parse_ecosystem,
     progress_bar,
+    read_names_from,
 )
 from ssc_cli.errors import ConfigError
-from ssc_cli.models import Ecosystem, read_names_file
+from ssc_cli.models import Ecosystem
 
 # Heavy imports (httpx, the pipeline, the stores) live in the commands: `ssc --help` must stay
 # fast (issue 8).
@@ -124,10 +125,7 @@ def ingest_command(
         eco = parse_ecosystem(ecosystem)
         names = None
         if names_from is not None:
-            try:
-                names = read_names_file(names_from.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"--names-from {names_from}: {exc}") from None
+            names = read_names_from(names_from, eco)
         settings = ctx.settings
         options = IngestOptions(
             limit=limit,

@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ssc_cli.cli.context import (
+    check_names,
     command_context,
     emit_summary,
     errors_to_exit_codes,
     parse_ecosystem,
     print_record,
     progress_bar,
+    read_names_from,
 )
 from ssc_cli.errors import ConfigError
-from ssc_cli.models import Ecosystem, read_names_file
+from ssc_cli.models import Ecosystem
 
 # Heavy imports (redis, httpx, the pipeline, the stores) live in the commands: `ssc --help` must
 # stay fast (issue 8).
@@ -172,11 +174,9 @@ def enqueue_command(
     with errors_to_exit_codes(ctx):
         eco = parse_ecosystem(ecosystem, implemented=False)
         wanted = list(names or [])
+        check_names(eco, [n.strip() for n in wanted], "package names")
         if names_from is not None:
-            try:
-                wanted += read_names_file(names_from.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"--names-from {names_from}: {exc}") from None
+            wanted += read_names_from(names_from, eco)
         normalised = list(dict.fromkeys(n for n in map(eco.normalize_name, wanted) if n))
         if not normalised:
             raise ConfigError("no package names given (arguments or --names-from)")

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ssc_cli import registries
 from ssc_cli.models import Ecosystem
 
 # Why an entry went to the dead-letter stream (the `reason` field there).
@@ -123,8 +124,7 @@ def parse_entry(fields: dict[str, str]) -> ExtractionMessage | Rejected:
     eco = message.ecosystem()
     if eco is None:
         return Rejected(UNSUPPORTED_TYPE, f"unsupported node_type {message.node_type!r}")
-    if eco is Ecosystem.MAVEN and message.package.count(":") != 1:
-        return Rejected(
-            INVALID_MESSAGE, f"package: Maven packages are group:artifact, got {message.package!r}"
-        )
+    problem = registries.name_problem(eco, message.package)
+    if problem is not None:
+        return Rejected(INVALID_MESSAGE, f"package: {problem}")
     return message

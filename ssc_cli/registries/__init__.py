@@ -45,6 +45,15 @@ def open_registry(ecosystem: Ecosystem, settings: Settings, http: Http) -> Regis
     return registry
 
 
+def name_problem(ecosystem: Ecosystem, name: str) -> str | None:
+    """Why `name` can be no package of `ecosystem` under its registry's naming rule (each
+    ecosystem's names.py), or None. Checked before a name from a queue message or a names file
+    is fetched or stored, so text no registry accepts is refused with that reason, never used."""
+    module = importlib.import_module(f"ssc_cli.registries.{ecosystem.value}.names")
+    problem: str | None = module.problem(name)
+    return problem
+
+
 def probes(ecosystem: Ecosystem, settings: Settings) -> list[tuple[str, str]]:
     """(setting, URL) pairs doctor checks with HEAD: a small document each registry serves at a
     known path, so a URL setting that reaches some server but not the registry shows up."""
