@@ -49,9 +49,10 @@ def name_problem(ecosystem: Ecosystem, name: str) -> str | None:
     """Why `name` can be no package of `ecosystem` under its registry's naming rule (each
     ecosystem's names.py), or None. Checked before a name from a queue message or a names file
     is fetched or stored, so text no registry accepts is refused with that reason, never used."""
-    module = importlib.import_module(f"ssc_cli.registries.{ecosystem.value}.names")
-    problem: str | None = module.problem(name)
-    return problem
+    rule = importlib.import_module(f"ssc_cli.registries.{ecosystem.value}.names")
+    if len(name) > getattr(rule, "MAX_LENGTH", len(name)) or not rule.NAME.fullmatch(name):
+        return f"not a valid {ecosystem.value} package name ({rule.RULE}): {name[:200]!r}"
+    return None
 
 
 def probes(ecosystem: Ecosystem, settings: Settings) -> list[tuple[str, str]]:
