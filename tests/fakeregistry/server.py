@@ -171,6 +171,10 @@ class FakeRegistry:
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
         self.in_flight = 0
         self.max_in_flight = 0
+        # Cleared, every request waits (counted in in_flight) until it is set again: a test can
+        # hold a run in the middle of its work for as long as it needs, with no wall-clock margin.
+        self.answering = threading.Event()
+        self.answering.set()
         self._log_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -259,6 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve_counted(self, method: str) -> None:
         owner = self.owner
+        owner.answering.wait(timeout=300)
         if owner.latency_max is not None:
             time.sleep(random.uniform(owner.latency, owner.latency_max))
         elif owner.latency:
