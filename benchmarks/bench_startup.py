@@ -3,19 +3,22 @@ lazy imports), side by side.
 
 Run: python benchmarks/bench_startup.py [--runs N] [--baseline COMMIT]
 Wall time, median of N runs, of `python -m ssc_cli --help`, `graph show --help` and
-`graph show pypi x` on a graph that does not exist (exit 2, nothing touches the network),
-plus the slowest imports of `python -X importtime -c "import ssc_cli.cli.app"`.
+`graph show pypi x` on a graph that does not exist (exit 2, nothing touches the network), and
+the time `ssc ingest pypi --limit 1` takes from its start to its first request, which a server
+on 127.0.0.1 (SSC_PYPI_URL) records (the child is then killed), plus the slowest imports of `python -X importtime -c "import ssc_cli.cli.app"`.
 The baseline is checked out with `git worktree add` into a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.server
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +59,57 @@ def _median_seconds(
                 f"{tree}: ssc {' '.join(args)} exited {result.returncode}, expected {expect}\n"
                 f"{result.stderr.decode()[-2000:]}"
             )
+    return statistics.median(times)
+
+
+class _FirstRequest(http.server.BaseHTTPRequestHandler):
+    """Notes when the first request arrives; answers 404 to everything."""
+
+    arrivals: list[float] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.arrivals.append(time.perf_counter())
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def _first_request_seconds(tree: Path, env: dict[str, str], runs: int) -> float:
+    """Median time from spawning `ssc ingest pypi --limit 1` to its first request."""
+    times = []
+    for _ in range(runs):
+        _FirstRequest.arrivals = []
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FirstRequest)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        child_env = {**env, "SSC_PYPI_URL": url, "SSC_HTTP_RATE_LIMIT": "off"}
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ssc_cli", "ingest", "pypi", "--limit", "1"],
+            env=child_env,
+            cwd=tree,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            while not _FirstRequest.arrivals and child.poll() is None:
+                if time.perf_counter() - started > 60:
+                    raise SystemExit(f"{tree}: ssc ingest made no request in 60 s")
+                time.sleep(0.001)
+            if not _FirstRequest.arrivals:
+                err = child.stderr.read().decode() if child.stderr else ""
+                raise SystemExit(f"{tree}: ssc ingest exited before any request\n{err[-2000:]}")
+            times.append(_FirstRequest.arrivals[0] - started)
+        finally:
+            child.kill()
+            child.wait()
+            server.shutdown()
+            server.server_close()
     return statistics.median(times)
 
 
@@ -116,6 +170,7 @@ def main() -> None:
                     _median_seconds(tree, env, argv, expect, args.runs)
                     for _title, argv, expect in COMMANDS
                 ]
+                timings[label].append(_first_request_seconds(tree, env, args.runs))
                 imports[label] = _importtime(tree, env, args.top)
         finally:
             subprocess.run(
@@ -125,7 +180,9 @@ def main() -> None:
     print(f"ssc start-up, wall time, median of {args.runs} runs, {os.cpu_count()} CPUs\n")
     print(f"| command | {before} | {after} | ratio |")
     print("|---|---:|---:|---:|")
-    for index, (title, _argv, _expect) in enumerate(COMMANDS):
+    titles = [title for title, _argv, _expect in COMMANDS]
+    titles.append("ssc ingest pypi --limit 1: start to first request")
+    for index, title in enumerate(titles):
         old, new = timings[before][index], timings[after][index]
         print(f"| `{title}` | {old:.3f} s | {new:.3f} s | {old / new:.1f}x |")
     for label in trees:
