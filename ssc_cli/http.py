@@ -292,8 +292,13 @@ class Http:
 
     async def head(self, url: str) -> int:
         """The status of a HEAD request (redirects followed, retries as for GET); no body read."""
-        response = await self._send("HEAD", url, {}, self.config.max_bytes)
-        return response.status
+        return (await self.head_response(url)).status
+
+    async def head_response(
+        self, url: str, *, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        """A HEAD request's status and headers (a registry head: a serial, a Content-Length)."""
+        return await self._send("HEAD", url, dict(headers or {}), self.config.max_bytes)
 
     async def get_parsed(
         self,

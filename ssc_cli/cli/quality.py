@@ -19,7 +19,10 @@ from ssc_cli.cli.context import (
 # Heavy imports (the stores, the checks, settings) live in the commands: `ssc --help` must stay
 # fast (issue 8).
 if TYPE_CHECKING:
+    from ssc_cli.graph.interface import GraphStore
+    from ssc_cli.models import Ecosystem
     from ssc_cli.quality.results import CheckResult
+    from ssc_cli.settings import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
@@ -99,9 +102,19 @@ def status_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 3 when a dataset is stale (for alerting).")
     ] = False,
+    lag: Annotated[
+        bool,
+        typer.Option(
+            "--lag",
+            help="Also measure each registry's cursor lag: at most one small request per "
+            "registry with a stored update cursor (off by default: status stays offline).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Freshness of every dataset: last success and failure, age, threshold, backlog, checks."""
+    import asyncio
+
     from ssc_cli.graph import open_store
     from ssc_cli.pipeline import observe
     from ssc_cli.pipeline import status as run_status
@@ -113,7 +126,10 @@ def status_command(
         store = open_store(settings)
         try:
             store.migrate()
-            rows = run_status.status(store, settings, registries.available())
+            ecosystems = registries.available()
+            # Offline unless asked: monitoring runs status hourly and must not load registries.
+            lags = asyncio.run(_cursor_lags(store, settings, ecosystems)) if lag else None
+            rows = run_status.status(store, settings, ecosystems, lags=lags)
         finally:
             store.close()
         observe.publish_status(settings, rows)
@@ -136,6 +152,7 @@ def status_command(
                 "last success",
                 "pending",
                 "drift",
+                "lag",
                 "last failure",
             )
         ]
@@ -150,14 +167,40 @@ def status_command(
                     row.last_success or "-",
                     "-" if row.pending is None else str(row.pending),
                     "-" if row.schema_drift is None else str(row.schema_drift),
+                    _lag_cell(row.cursor_lag),
                     failure[:160],
                 )
             )
         _print_table(table)
         if not ctx.quiet:
+            for row in rows:
+                if row.cursor_lag is not None and row.cursor_lag.get("reason"):
+                    typer.echo(f"{row.dataset}: no lag: {row.cursor_lag['reason']}", err=True)
             typer.echo(
                 f"status: {len(rows)} datasets, {len(stale)} stale"
                 + (f" ({', '.join(data['stale'])})" if stale else ""),
                 err=True,
             )
     raise typer.Exit(code)
+
+
+async def _cursor_lags(
+    store: GraphStore, settings: Settings, ecosystems: Sequence[Ecosystem]
+) -> dict[Ecosystem, dict[str, Any]]:
+    """`status --lag`: one HTTP layer for the run, each registry's client asked for its lag."""
+    from ssc_cli.http import Http, HttpConfig
+    from ssc_cli.pipeline.status import cursor_lags
+
+    async with Http(HttpConfig.from_settings(settings)) as http:
+        return await cursor_lags(
+            store, ecosystems, lambda eco: registries.open_registry(eco, settings, http)
+        )
+
+
+def _lag_cell(lag: dict[str, Any] | None) -> str:
+    """`1234 serials`; `?` when measuring failed or is not possible (the reason goes to stderr)."""
+    if lag is None:
+        return "-"
+    if lag.get("value") is None:
+        return "?"
+    return f"{lag['value']} {lag['unit']}"

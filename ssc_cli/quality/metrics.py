@@ -241,6 +241,12 @@ def _status_gauges(registry: Any, rows: Iterable[Mapping[str, Any]]) -> None:
         registry=registry,
     )
     stale = Gauge("ssc_status_stale", "1 when the dataset is stale.", names, registry=registry)
+    lag = Gauge(
+        "ssc_status_cursor_lag",
+        "How far the update cursor trails the registry's head, in `unit` (status --lag).",
+        [*names, "unit"],
+        registry=registry,
+    )
     for row in datasets:
         labels = {"command": str(row["job"]), "ecosystem": str(row.get("ecosystem") or "")}
         if row.get("last_success_unix") is not None:
@@ -250,6 +256,9 @@ def _status_gauges(registry: Any, rows: Iterable[Mapping[str, Any]]) -> None:
         if row.get("threshold_seconds") is not None:
             limit.labels(**labels).set(float(row["threshold_seconds"]))
         stale.labels(**labels).set(int(row.get("state") == "stale"))
+        cursor_lag = row.get("cursor_lag")
+        if isinstance(cursor_lag, Mapping) and cursor_lag.get("value") is not None:
+            lag.labels(**labels, unit=str(cursor_lag.get("unit"))).set(float(cursor_lag["value"]))
 
 
 def write(directory: Path, metrics: RunMetrics) -> Path:

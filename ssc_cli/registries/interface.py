@@ -36,6 +36,40 @@ class ChangeSet:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class CursorLag:
+    """How far a registry's head is past the stored update cursor (`ssc status --lag`).
+
+    `value` is head minus cursor in `unit`; None with a `reason` when it cannot be measured
+    cheaply, or the head cannot be read or compared (a feed that was reset, a file rebuilt).
+    """
+
+    value: int | None
+    unit: str | None
+    source: str  # what was read for the head, e.g. "X-PyPI-Last-Serial of HEAD /simple/"
+    head: Any = None
+    cursor: Any = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "unit": self.unit,
+            "head": self.head,
+            "cursor": self.cursor,
+            "source": self.source,
+            "reason": self.reason,
+        }
+
+
+def measured(head: int, stored: int, unit: str, source: str, *, behind: str) -> CursorLag:
+    """head − stored, or no value with `behind` as the reason when the head is below the cursor
+    (a replica renumbered, a file rebuilt): then the difference means nothing."""
+    if head < stored:
+        return CursorLag(None, unit, source, head, stored, behind)
+    return CursorLag(head - stored, unit, source, head, stored)
+
+
 class Registry(Protocol):
     """One registry client: builds URLs, parses payloads into records. No graph, no retries."""
 
@@ -58,6 +92,11 @@ class Registry(Protocol):
 
     def listing_cursor(self) -> dict[str, Any] | None:
         """After list_names: a cursor from which a first update can start, if the listing has one."""
+        ...
+
+    async def cursor_lag(self, cursor: Mapping[str, Any]) -> CursorLag:
+        """The registry's head against a stored update cursor, with at most one small request
+        (none where the head costs a large download); raises RegistryError when unreachable."""
         ...
 
 

@@ -94,19 +94,21 @@ class PyPIApp:
 
     def _listing(self, request: Request) -> Response:
         projects = sorted(self.projects.values(), key=lambda p: p.normalized)
+        # pypi.org sends the index's last serial on every simple page (bandersnatch reads it).
+        serial = {"X-PyPI-Last-Serial": str(self.serial)}
         if SIMPLE_JSON in request.headers.get("accept", "") and not self.html_listing_only:
             body = {
                 "meta": {"_last-serial": self.serial, "api-version": "1.1"},
                 "projects": [{"name": p.name, "_last-serial": p.serial} for p in projects],
             }
-            response = json_response(body)
+            response = json_response(body, headers=serial)
             response.content_type = SIMPLE_JSON
             return response
         links = "\n".join(
             f'<a href="/simple/{p.normalized}/">{html.escape(p.name)}</a><br/>' for p in projects
         )
         page = f"<!DOCTYPE html><html><body>\n{links}\n</body></html>"
-        return Response(200, page.encode(), content_type="text/html")
+        return Response(200, page.encode(), headers=serial, content_type="text/html")
 
     def _project(self, request: Request, name: str, version: str | None) -> Response:
         normalized = canonicalize_name(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ssc_cli.errors import HttpStatusError, MalformedPayload, PackageNotFound, PayloadTooLarge
@@ -35,7 +35,7 @@ from ssc_cli.registries.cargo.parse import (
     parse_index_file,
     requirements,
 )
-from ssc_cli.registries.interface import ChangeSet, StoreView, raise_not_found
+from ssc_cli.registries.interface import ChangeSet, CursorLag, StoreView, raise_not_found
 from ssc_cli.repository import normalize_repository_url, vendor_of
 from ssc_cli.settings import Settings
 
@@ -115,6 +115,17 @@ class CargoRegistry:
         if self._dump is None:
             return None
         return {"timestamp": self._dump.timestamp}
+
+    async def cursor_lag(self, cursor: Mapping[str, Any]) -> CursorLag:
+        """Not measured: the head is the timestamp inside db-dump.tar.gz (hundreds of MB), and the
+        sparse index has no global sequence; the update's age tells a stalled update."""
+        return CursorLag(
+            None,
+            None,
+            "none",
+            cursor=cursor.get("timestamp"),
+            reason="crates.io's head is inside the database dump (a large download); not measured",
+        )
 
     async def changes(self, view: StoreView) -> ChangeSet:
         """Stored crates whose dump token differs or that the dump lacks, plus crates created

@@ -12,7 +12,7 @@ import asyncio
 import email.utils
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -25,7 +25,13 @@ from ssc_cli.errors import HttpStatusError, MalformedPayload, PayloadTooLarge
 from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, Requirement, VersionRecord
 from ssc_cli.registries.archives import zip_member_names
-from ssc_cli.registries.interface import ChangeSet, StoreView, raise_not_found
+from ssc_cli.registries.interface import (
+    ChangeSet,
+    CursorLag,
+    StoreView,
+    measured,
+    raise_not_found,
+)
 from ssc_cli.registries.maven.indexer import (
     INDEX_PREFIX,
     IndexProperties,
@@ -166,6 +172,21 @@ class MavenRegistry:
 
     def listing_cursor(self) -> dict[str, Any] | None:
         return self._listing_cursor
+
+    async def cursor_lag(self, cursor: Mapping[str, Any]) -> CursorLag:
+        """Incremental chunks published past the cursor (Central: about one a week), from the
+        index's properties file: one small GET, no chunk downloaded."""
+        source = "nexus.index.last-incremental of the index properties"
+        props = await self.properties()
+        head, stored = props.last_incremental, cursor.get("last_incremental")
+        if head is None or not isinstance(stored, int):
+            reason = "no incremental number in the " + ("index" if head is None else "cursor")
+            return CursorLag(None, "chunks", source, head, stored, reason)
+        if cursor.get("chain_id") != props.chain_id:
+            reason = "the index chain changed (rebuilt): the next update reloads the full index"
+            return CursorLag(None, "chunks", source, head, stored, reason)
+        behind = "the last incremental is below the cursor's (a different index?)"
+        return measured(head, stored, "chunks", source, behind=behind)
 
     async def changes(self, view: StoreView) -> ChangeSet:
         """Incremental chunks after the cursor, or a full reload diffed against the graph."""

@@ -30,7 +30,13 @@ from ssc_cli.errors import (
 from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
 from ssc_cli.registries.archives import tar_member_names
-from ssc_cli.registries.interface import ChangeSet, StoreView, raise_not_found
+from ssc_cli.registries.interface import (
+    ChangeSet,
+    CursorLag,
+    StoreView,
+    measured,
+    raise_not_found,
+)
 from ssc_cli.registries.npm.packument import (
     import_names_from_members,
     import_version,
@@ -173,6 +179,16 @@ class NPMRegistry:
         names.sort()
         notes = {"mode": mode, "requests": requests, "rows": rows, "update_seq": head}
         return ChangeSet(names, {"seq": last_seq}, notes)
+
+    async def cursor_lag(self, cursor: Mapping[str, Any]) -> CursorLag:
+        """Feed sequences between the cursor and the replica's `update_seq` (one GET of its root)."""
+        source = "update_seq of the replica root"
+        stored = _cursor_seq(cursor)
+        head = await self.update_seq()
+        if stored is None:
+            return CursorLag(None, "sequence", source, head, None, "no seq in the cursor")
+        behind = "update_seq is below the cursor: the replica was rebuilt; the next update replays"
+        return measured(head, stored, "sequence", source, behind=behind)
 
     async def update_seq(self) -> int:
         """The replica's current sequence, from its root (`GET https://replicate.npmjs.com/`)."""

@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +25,13 @@ from ssc_cli.errors import ConfigError, HttpStatusError, MalformedPayload, Paylo
 from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 from ssc_cli.registries.archives import zip_member_names
-from ssc_cli.registries.interface import ChangeSet, StoreView, raise_not_found
+from ssc_cli.registries.interface import (
+    ChangeSet,
+    CursorLag,
+    StoreView,
+    measured,
+    raise_not_found,
+)
 from ssc_cli.registries.nuget import parse
 from ssc_cli.registries.nuget.catalog import (
     DETAILS,
@@ -154,6 +160,28 @@ class NuGetRegistry:
         return ChangeSet(
             names=stored, cursor={"watermark": watermark} if watermark else None, notes=notes
         )
+
+    async def cursor_lag(self, cursor: Mapping[str, Any]) -> CursorLag:
+        """Seconds between the watermark and the catalog index's commitTimeStamp: the catalog
+        index document, found through the service index (V3 clients must not guess URLs, so
+        this registry costs two requests)."""
+        source = "commitTimeStamp of the catalog index"
+        raw = cursor.get("watermark")
+        index = await self._catalog_index()
+        try:
+            head = canonical_ts(index.commit_ts)
+        except ValueError as exc:
+            raise MalformedPayload(f"catalog index: {exc}", url=self.index_url) from exc
+        try:
+            stored = canonical_ts(raw) if isinstance(raw, str) else None
+        except ValueError:
+            stored = None
+        if stored is None:
+            return CursorLag(None, "seconds", source, head, raw, "no watermark in the cursor")
+        seconds = int((_moment(head) - _moment(stored)).total_seconds())
+        behind = "the catalog's head is older than the watermark (a different feed?)"
+        lag = measured(seconds, 0, "seconds", source, behind=behind)
+        return replace(lag, head=head, cursor=stored)
 
     async def _first_watermark(self) -> str | None:
         """Where an update without a cursor starts (documented in docs/ecosystems/nuget.md)."""
@@ -481,3 +509,8 @@ def _as_of(date_header: str | None, fallback: str | None) -> str:
 
 def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
+
+
+def _moment(canonical: str) -> datetime:
+    """A canonical_ts as an aware datetime (to the microsecond: the lag is whole seconds)."""
+    return datetime.fromisoformat(canonical[:26] + "+00:00")

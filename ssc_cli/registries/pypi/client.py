@@ -7,7 +7,7 @@ an update refetches only projects whose serial moved (the bandersnatch model).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -17,7 +17,13 @@ from ssc_cli.errors import HttpStatusError, MalformedPayload, PayloadTooLarge
 from ssc_cli.http import Http
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 from ssc_cli.registries.archives import tar_member_names, zip_member_names
-from ssc_cli.registries.interface import ChangeSet, StoreView, raise_not_found
+from ssc_cli.registries.interface import (
+    ChangeSet,
+    CursorLag,
+    StoreView,
+    measured,
+    raise_not_found,
+)
 from ssc_cli.registries.pypi import parse
 from ssc_cli.repository import vendor_of
 from ssc_cli.settings import Settings
@@ -75,6 +81,29 @@ class PyPIRegistry:
                 changed.append(name)
         top = max((s for s in listing.values() if s is not None), default=None)
         return ChangeSet(names=changed, cursor={"serial": top} if top is not None else None)
+
+    async def cursor_lag(self, cursor: Mapping[str, Any]) -> CursorLag:
+        """Serials (journal entries) between the cursor and the index's last serial, from the
+        `X-PyPI-Last-Serial` header of one HEAD of `/simple/` (no listing body is read)."""
+        url = f"{self.base}/simple/"
+        source = "X-PyPI-Last-Serial of HEAD /simple/"
+        stored = cursor.get("serial")
+        response = await self.http.head_response(
+            url, headers={"Accept": f"{parse.SIMPLE_JSON}, text/html;q=0.1"}
+        )
+        header = response.headers.get("x-pypi-last-serial", "").strip()
+        if response.status != 200 or not header.isdigit():
+            reason = (
+                f"HEAD {url} answered {response.status}"
+                if response.status != 200
+                else f"{url} sends no X-PyPI-Last-Serial header (a mirror without serials)"
+            )
+            return CursorLag(None, "serials", source, cursor=stored, reason=reason)
+        head = int(header)
+        if not isinstance(stored, int):
+            return CursorLag(None, "serials", source, head, stored, "no serial in the cursor")
+        behind = "the index's last serial is below the cursor (the cursor is from another index?)"
+        return measured(head, stored, "serials", source, behind=behind)
 
     async def fetch(self, name: str, known: KnownPackage | None = None) -> PackageRecord:
         normalized = canonicalize_name(name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +21,13 @@ from pydantic import ValidationError
 from ssc_cli.errors import HttpStatusError, MalformedPayload, PayloadTooLarge, RegistryError
 from ssc_cli.http import Http, HttpResponse
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, Requirement
-from ssc_cli.registries.interface import ChangeSet, StoreView, raise_not_found
+from ssc_cli.registries.interface import (
+    ChangeSet,
+    CursorLag,
+    StoreView,
+    measured,
+    raise_not_found,
+)
 from ssc_cli.registries.rubygems.compact_index import (
     RUBY,
     InfoEntry,
@@ -315,6 +321,30 @@ class RubyGemsRegistry:
         if stored is not None and stored.created_at != full.created_at:
             notes["rebuilt"] = {"from": stored.created_at, "to": full.created_at}
         return ChangeSet(names, full.cursor.as_dict(), notes)
+
+    async def cursor_lag(self, cursor: Mapping[str, Any]) -> CursorLag:
+        """Bytes appended to `/versions` past the cursor's offset: one HEAD, its Content-Length
+        (identity encoding, so it is the file's size, not a gzip body's)."""
+        source = "Content-Length of HEAD /versions"
+        stored = FeedCursor.from_dict(dict(cursor))
+        response = await self.http.head_response(
+            self.feed.url, headers={"Accept-Encoding": "identity"}
+        )
+        length = response.headers.get("content-length", "").strip()
+        offset = stored.offset if stored is not None else None
+        if response.status != 200 or not length.isdigit():
+            reason = (
+                f"HEAD {self.feed.url} answered {response.status}"
+                if response.status != 200
+                else f"{self.feed.url} sends no Content-Length for HEAD"
+            )
+            return CursorLag(None, "bytes", source, cursor=offset, reason=reason)
+        size = int(length)
+        if stored is None or stored.url != self.feed.url:
+            reason = "no byte offset of this registry's /versions in the cursor"
+            return CursorLag(None, "bytes", source, size, offset, reason)
+        behind = "/versions is shorter than the cursor: rebuilt; the next update reconciles"
+        return measured(size, stored.offset, "bytes", source, behind=behind)
 
     def _changed_from_lines(self, lines: Iterable[VersionsLine], view: StoreView) -> list[str]:
         """Stored gems on these lines whose stored /info MD5 differs from the newest line's."""
