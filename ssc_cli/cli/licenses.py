@@ -140,6 +140,10 @@ def classify_command(
         store = open_store(settings)
         try:
             store.migrate()
+            if not dry_run:  # the cascade stop (issue 12): never classify on failing input
+                from ssc_cli.quality.gate import classify_inputs, require_passing
+
+                require_passing(store, classify_inputs(ecosystems), "classify")
             total = _total(store, ecosystems)
             title = f"classify {ecosystem or 'all'}"
             with (

@@ -17,6 +17,7 @@ from ssc_cli.cli.context import (
     progress_bar,
 )
 from ssc_cli.errors import ConfigError, SscError
+from ssc_cli.models import Ecosystem
 
 # Heavy imports (httpx, the stores, univers) live in the commands: `ssc --help` must stay fast
 # (issue 8).
@@ -172,6 +173,11 @@ def attribute_command(
             source = None
             try:
                 store.migrate()
+                if not dry_run:  # the cascade stop (issue 12): never attribute on failing input
+                    from ssc_cli.quality.gate import attribution_inputs, require_passing
+
+                    named = [eco] if eco else list(Ecosystem)
+                    require_passing(store, attribution_inputs(named), "vulns attribute")
                 source = open_source(settings)
                 with progress_bar(ctx, "vulns attribute", None) as advance:
                     summary = attribute(store, source, options, progress=advance, stop=stop)

@@ -51,3 +51,30 @@ def test_an_empty_catalog_fails_the_blocking_check_until_a_good_ingest(
     report = ssc.json("check")
     assert report["blocking_failed"] == 0 and report["exit_code"] == 0
     assert value(check_prom, "ssc_check_passed", **check, **GATE) == 1
+
+
+def test_the_classifier_and_attribution_refuse_while_the_nuget_gate_fails(
+    ssc: Ssc, fake_registry: FakeRegistry
+) -> None:
+    from tests.licenses.spdx_data import SPDX_DIR, real_list
+
+    real_list()  # the real SPDX list of ../shared/fixtures/real (skips cleanly without it)
+    ssc("licenses", "sync", str(SPDX_DIR))
+    feed = nuget.NuGetApp()
+    fake_registry.mount("nuget", feed)
+    ssc("ingest", "nuget")  # an empty catalog: the blocking nuget/packages_nonempty fails
+
+    for command in (["classify", "nuget"], ["vulns", "attribute", "nuget"]):
+        refused = ssc(*command, expect=3)
+        assert f"`ssc {' '.join(command[:-1])}` refused: the blocking quality gate" in (
+            refused.stderr
+        )
+        assert "nuget/packages_nonempty" in refused.stderr
+        assert "it clears once `ssc check nuget` passes" in refused.stderr
+
+    feed.publish("Good.Package", "1.0.0")
+    feed.commit()
+    ssc("ingest", "nuget")
+    classified = ssc.json("classify", "nuget")
+    assert classified["exit_code"] == 0 and classified["packages_checked"] >= 1
+    assert ssc.json("vulns", "attribute", "nuget")["exit_code"] == 0
