@@ -61,10 +61,13 @@ def politeness(ecosystems: list[str], seconds: float, n: int) -> None:
         )
 
 
-def growth(eco: str, sizes: list[int], in_flight: int, keep: Path | None) -> None:
+def growth(
+    eco: str, sizes: list[int], in_flight: int, keep: Path | None, cache_mb: int | None = None
+) -> None:
+    cache = f", SSC_SQLITE_CACHE_MB={cache_mb}" if cache_mb is not None else ""
     print(
         f"## Growth: {eco}, full ingest, rate limits lifted, latency 50-100 ms, "
-        f"{in_flight} in flight\n"
+        f"{in_flight} in flight{cache}\n"
     )
     print(
         "| packages | versions | edges | requests | wall (s) | CPU (s) | CPU per version (ms) "
@@ -74,7 +77,10 @@ def growth(eco: str, sizes: list[int], in_flight: int, keep: Path | None) -> Non
     for n in sizes:
         served = serve(eco, n)
         work = Path(tempfile.mkdtemp(prefix=f"scale-{eco}-{n}-"))
-        env = ssc_env(work, served, SSC_HTTP_RATE_LIMIT="off", **{CAP_SETTING[eco]: str(in_flight)})
+        extra = {CAP_SETTING[eco]: str(in_flight)}
+        if cache_mb is not None:
+            extra["SSC_SQLITE_CACHE_MB"] = str(cache_mb)
+        env = ssc_env(work, served, SSC_HTTP_RATE_LIMIT="off", **extra)
         started = time.monotonic()
         try:
             result = run_ssc(env, "ingest", eco, "--concurrency", str(in_flight))
@@ -111,12 +117,13 @@ def main() -> None:
     grow.add_argument("--sizes", default="10000,30000,100000")
     grow.add_argument("--in-flight", type=int, default=48)
     grow.add_argument("--keep", type=Path)
+    grow.add_argument("--sqlite-cache-mb", type=int, help="SSC_SQLITE_CACHE_MB for the runs")
     args = parser.parse_args()
     if args.mode == "politeness":
         politeness(args.ecosystems.split(","), args.seconds, args.packages)
     else:
         sizes = [int(s) for s in args.sizes.split(",")]
-        growth(args.ecosystem, sizes, args.in_flight, args.keep)
+        growth(args.ecosystem, sizes, args.in_flight, args.keep, args.sqlite_cache_mb)
 
 
 if __name__ == "__main__":

@@ -244,3 +244,28 @@ def test_refused_credentials_name_the_settings(monkeypatch: pytest.MonkeyPatch) 
     assert "SSC_GRAPH_USER / SSC_GRAPH_PASSWORD" in message and "'ssc'" in message
     assert "pw-never-shown" not in message
     store.close()
+
+
+def test_the_sqlite_page_cache_follows_its_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ssc_cli.errors import ConfigError
+    from ssc_cli.graph import open_store as open_configured
+    from ssc_cli.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    for key in ("SSC_GRAPH_URI", "GRAPH_DB_URI", "SSC_SQLITE_CACHE_MB"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SSC_DATA_DIR", str(tmp_path / "data"))
+    default = open_configured(load_settings())
+    assert isinstance(default, SqliteStore)
+    assert default._db.execute("PRAGMA cache_size").fetchone()[0] == -256 * 1024
+    default.close()
+    monkeypatch.setenv("SSC_SQLITE_CACHE_MB", "8")
+    small = open_configured(load_settings())
+    assert isinstance(small, SqliteStore)
+    assert small._db.execute("PRAGMA cache_size").fetchone()[0] == -8 * 1024
+    small.close()
+    monkeypatch.setenv("SSC_SQLITE_CACHE_MB", "1")
+    with pytest.raises(ConfigError, match="SSC_SQLITE_CACHE_MB"):
+        load_settings()

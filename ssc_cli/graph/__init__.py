@@ -23,7 +23,7 @@ def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
             from ssc_cli.container import warn_if_state_is_lost
 
             warn_if_state_is_lost(settings.data_dir)
-        return SqliteStore.from_uri(uri, read_only=read_only)
+        return SqliteStore.from_uri(uri, read_only=read_only, cache_mb=settings.sqlite_cache_mb)
     from ssc_cli.graph.neo4j import Neo4jStore
 
     password = settings.graph_password.get_secret_value() if settings.graph_password else ""

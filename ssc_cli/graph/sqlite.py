@@ -45,7 +45,7 @@ _OLDER_READ_ONLY = (
 class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns):
     """GraphStore on a SQLite file."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, cache_mb: int = 256) -> None:
         self.path = path
         self.read_only = read_only
         try:
@@ -55,7 +55,8 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = open_wal(path, check_same_thread=False)
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA cache_size=-262144")  # 256 MiB: bulk upserts stay in memory
+            # SSC_SQLITE_CACHE_MB: the bulk upserts' index pages stay in memory up to this.
+            self._db.execute(f"PRAGMA cache_size={-1024 * int(cache_mb)}")
             self._db.execute("PRAGMA temp_store=MEMORY")
         except (sqlite3.Error, OSError) as exc:
             raise GraphUnavailable(
@@ -64,7 +65,7 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
         self._db.row_factory = sqlite3.Row
 
     @classmethod
-    def from_uri(cls, uri: str, *, read_only: bool = False) -> SqliteStore:
+    def from_uri(cls, uri: str, *, read_only: bool = False, cache_mb: int = 256) -> SqliteStore:
         """sqlite:///relative/path or sqlite:////absolute/path; read-only needs an existing graph."""
         path = Path(uri.split("sqlite:///", 1)[1] if uri.startswith("sqlite:///") else uri[7:])
         if read_only and not path.is_file():
@@ -72,7 +73,7 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
                 f"there is no graph at {path}: nothing has been ingested there yet (run "
                 "`ssc ingest ECOSYSTEM`), or SSC_GRAPH_URI / SSC_DATA_DIR point elsewhere"
             )
-        return cls(path, read_only=read_only)
+        return cls(path, read_only=read_only, cache_mb=cache_mb)
 
     # -- lifecycle ------------------------------------------------------------------------
 
