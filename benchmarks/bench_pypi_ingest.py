@@ -20,6 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import own_peak  # noqa: E402
+
 from ssc_cli.graph.sqlite import SqliteStore  # noqa: E402
 from ssc_cli.models import Ecosystem, PackageRecord, Requirement, VersionRecord  # noqa: E402
 from tests.fakeregistry.cli import read_settings  # noqa: E402
@@ -28,8 +30,11 @@ from tests.fakeregistry.cli import read_settings  # noqa: E402
 def run_ingest(env: dict[str, str], *args: str) -> dict[str, float]:
     """One `ssc ingest pypi` in a child process: wall time, CPU time, peak RSS."""
     started = time.monotonic()
+    fd, name = tempfile.mkstemp(prefix="ssc-peak-rss-")
+    os.close(fd)
+    peak_file = Path(name)
     child = subprocess.Popen(
-        [sys.executable, "-m", "ssc_cli", "ingest", "pypi", *args],
+        own_peak.command(peak_file, "ingest", "pypi", *args),
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -44,7 +49,7 @@ def run_ingest(env: dict[str, str], *args: str) -> dict[str, float]:
     return {
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": own_peak.read_mb(peak_file),  # its own pages (own_peak.py), not wait4's
     }
 
 

@@ -1,8 +1,9 @@
 """Shared by the bench_scale_* scripts: serve a realistic universe, run ssc in a child, measure.
 
 The fake registry (tests/fakeregistry/realistic_apps.py) runs in threads of the benchmark's own
-process; ssc runs as `python -m ssc_cli` in a child process so that its CPU time and peak RSS
-(getrusage of that child alone) are its own.
+process; ssc runs as `python -m ssc_cli` in a child process so that its CPU time (wait4) and
+peak RSS (its own VmHWM, benchmarks/own_peak.py: wait4's ru_maxrss would include this process's
+RSS at fork, the universe's size) are its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+import own_peak  # noqa: E402
 
 from tests.fakeregistry.realistic import Universe  # noqa: E402
 from tests.fakeregistry.realistic_apps import MavenScale, NpmScale, PyPIScale  # noqa: E402
@@ -92,8 +96,11 @@ def ssc_env(workdir: Path, served: Served, **extra: str) -> dict[str, str]:
 def run_ssc(env: dict[str, str], *args: str) -> dict[str, Any]:
     """One `ssc --json ARGS` child: its summary plus its own wall, CPU seconds and peak RSS (MB)."""
     started = time.monotonic()
+    fd, name = tempfile.mkstemp(prefix="ssc-peak-rss-")
+    os.close(fd)
+    peak_file = Path(name)
     child = subprocess.Popen(
-        [sys.executable, "-m", "ssc_cli", "--json", *args],
+        own_peak.command(peak_file, "--json", *args),
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -109,7 +116,8 @@ def run_ssc(env: dict[str, str], *args: str) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads(out)
     summary["_wall_s"] = time.monotonic() - started
     summary["_cpu_s"] = usage.ru_utime + usage.ru_stime
-    summary["_rss_mb"] = usage.ru_maxrss / 1024
+    summary["_rss_mb"] = own_peak.read_mb(peak_file)
+    peak_file.unlink()
     return summary
 
 
