@@ -20,6 +20,7 @@ Prints versions/s of each and the ratio.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from datetime import datetime
@@ -153,7 +154,10 @@ def main() -> None:
             assert counted[0]["n"] == n_versions, counted
     finally:
         server.stop()
+    # neo4j-rust-ext (a dependency) replaces the driver's pure-Python packer when installed.
+    packer = "Rust (neo4j-rust-ext)" if importlib.util.find_spec("neo4j._rust") else "pure Python"
     print(f"{args.packages} packages, {n_versions} versions, {n_edges} REQUIRE edges, Neo4j 5.26")
+    print(f"driver {neo4j.__version__}, parameters packed in {packer}")
     print(
         f"ssc batched UNWIND ({args.batch} packages/tx): {ssc_s:8.2f} s  "
         f"{n_versions / ssc_s:10.0f} versions/s"
