@@ -117,6 +117,30 @@ def test_pending_target_is_promoted_when_extracted(store: GraphStore) -> None:
     ]
 
 
+def test_rewrite_clears_fields_gone_from_the_record_and_keeps_attribution(
+    store: GraphStore,
+) -> None:
+    """Issue 13: rows leave null fields out; a rewrite still clears what the record no longer has."""
+    first = ver(
+        "1.0", [req("b", target="linux")], deprecated="use 2.0",
+        vulnerabilities=["GHSA-x"], mean=7.5, weighted_mean=7.5, unscored_vulnerabilities=0,
+    )  # fmt: skip
+    store.write_packages([pkg("a", [first, ver("2.0")], repository_url="https://github.com/o/a")])
+    # Read again without attribution, deprecation or the requirement's target.
+    store.write_packages([pkg("a", [ver("1.0", [req("b")]), ver("2.0")])])
+    [old] = [v for v in of_type(store, "version") if v["purl"] == "pkg:pypi/a@1.0"]
+    assert old["deprecated"] is None
+    assert (old["vulnerabilities"], old["mean"], old["unscored_vulnerabilities"]) == (
+        ["GHSA-x"], 7.5, 0
+    )  # fmt: skip
+    new = [v for v in of_type(store, "version") if v["purl"] == "pkg:pypi/a@2.0"]
+    assert (new[0]["vulnerabilities"], new[0]["mean"], new[0]["weighted_mean"]) == ([], 0.0, 0.0)
+    [edge] = of_type(store, "requires")
+    assert edge["target"] is None and edge["parent_version_name"] == "pkg:pypi/a"
+    [package] = [p for p in of_type(store, "package") if p["purl"] == "pkg:pypi/a"]
+    assert package["repository_url"] == "n/a"
+
+
 def test_partial_write_renumbers_and_keeps_other_versions(store: GraphStore) -> None:
     store.write_packages([pkg("p", [ver("1.0", [req("x")]), ver("2.0", [req("y")])])])
     stats = store.write_packages([pkg("p", [ver("1.5", [req("z")])], complete=False)])

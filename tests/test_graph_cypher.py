@@ -87,13 +87,20 @@ def test_plan_of_a_complete_write() -> None:
     assert plan.stale == ["pkg:pypi/p@0.5"] and plan.renumber == []
     [package] = plan.packages
     assert package["import_names"] == ["a", "z"] and package["extra"] == '{"k":1}'
-    assert package["licenses"] is None and package["status"] == "extracted"
+    assert "licenses" not in package and package["status"] == "extracted"  # None: left out
     assert [(v["name"], v["serial_number"]) for v in plan.versions] == [("2.0", 1), ("1.0", 0)]
     assert plan.prune == []  # 2.0 is new: nothing to prune; 1.0 kept its edges (None)
-    assert [(e["source"], e["dest"], e["edge_key"]) for e in plan.edges] == [
-        ("pkg:pypi/p@2.0", "pkg:pypi/b", "runtime||"), ("pkg:pypi/p@2.0", "pkg:pypi/c", "runtime|m|")
+    # One edge row per version, its edges listed; 1.0 (requirements None) has none.
+    [edges] = plan.edges
+    assert (edges["purl"], edges["package"]) == ("pkg:pypi/p@2.0", "pkg:pypi/p")
+    assert [(e["dest"], e["edge_key"]) for e in edges["edges"]] == [
+        ("pkg:pypi/b", "runtime||"), ("pkg:pypi/c", "runtime|m|")
     ]  # fmt: skip
-    assert {e["parent_version_name"] for e in plan.edges} == {"pkg:pypi/p"}
+    assert edges["edges"][1]["marker"] == "m" and "marker" not in edges["edges"][0]
+    # Rows carry no None fields, and no attribution fields for an unattributed version.
+    rows = [*plan.packages, *plan.versions, *edges["edges"]]
+    assert all(value is not None for row in rows for value in row.values())
+    assert all("vulnerabilities" not in v for v in plan.versions)
     assert [t["purl"] for t in plan.targets] == ["pkg:pypi/b", "pkg:pypi/c"]
     # A stored version listed again has its edges pruned; a new one has none to prune.
     relisted = PackageRecord(

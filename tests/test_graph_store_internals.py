@@ -269,3 +269,39 @@ def test_the_sqlite_page_cache_follows_its_setting(
     monkeypatch.setenv("SSC_SQLITE_CACHE_MB", "1")
     with pytest.raises(ConfigError, match="SSC_SQLITE_CACHE_MB"):
         load_settings()
+
+
+def _operators(plan: Any) -> list[str]:
+    name = str(plan["operatorType"]).split("@")[0]
+    return [name] + [op for child in plan.get("children", []) for op in _operators(child)]
+
+
+@pytest.mark.neo4j
+def test_every_batch_statement_plans_on_the_purl_constraints_without_eager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: the statements each write batch runs seek by purl, stream row by row, no scans."""
+    store = open_store("neo4j", tmp_path, monkeypatch)
+    assert isinstance(store, Neo4jStore)
+    statements = [
+        cypher.stored_versions_query(Ecosystem.NPM),
+        cypher.upsert_packages_query(Ecosystem.NPM),
+        cypher.upsert_versions_query(Ecosystem.NPM),
+        cypher.create_targets_query(Ecosystem.NPM),
+        cypher.merge_edges_query(Ecosystem.NPM),
+    ]
+    try:
+        for statement in statements:
+            summary = store._driver.execute_query(f"EXPLAIN {statement}", rows=[], purls=[])
+            operators = _operators(summary.summary.plan)
+            # An Eager operator holds the whole batch in memory before writing; a scan or a
+            # cartesian product means a lookup missed the purl constraint.
+            assert not {"Eager", "CartesianProduct", "NodeByLabelScan", "AllNodesScan"} & set(
+                operators
+            ), (statement, operators)
+            seeks = operators.count("NodeUniqueIndexSeek(Locking)") + operators.count(
+                "NodeUniqueIndexSeek"
+            )
+            assert seeks == statement.count("{purl:"), (statement, operators)
+    finally:
+        store.close()

@@ -110,14 +110,10 @@ DELETE_VERSIONS = f"UNWIND $purls AS purl MATCH (v:{VERSION} {{purl: purl}}) DET
 
 
 def upsert_versions_query(eco: Ecosystem) -> str:
-    # Vulnerabilities and scores come with the row when it was attributed (row.unscored set);
-    # otherwise a new version starts empty and a stored one keeps what it has.
+    # Vulnerabilities and scores come with the row when it was attributed (see ROW_VULNS).
     return (
         f"UNWIND $rows AS row MATCH (p:{label(eco)} {{purl: row.package}}) "
         f"MERGE (v:{VERSION} {{purl: row.purl}}) "
-        "ON CREATE SET v.vulnerabilities = [], v.mean = 0.0, v.weighted_mean = 0.0 "
-        "ON MATCH SET v.vulnerabilities = coalesce(v.vulnerabilities, []), "
-        "v.mean = coalesce(v.mean, 0.0), v.weighted_mean = coalesce(v.weighted_mean, 0.0) "
         f"SET {cypher_vulns.ROW_VULNS}, "
         "v.name = row.name, v.serial_number = row.serial_number, "
         "v.release_date = row.release_date, v.yanked = row.yanked, v.deprecated = row.deprecated, "
@@ -149,13 +145,15 @@ PRUNE_EDGES = (
 
 
 def merge_edges_query(eco: Ecosystem) -> str:
+    # One row per version with its list of edges: the version is looked up once, and its purl
+    # and its package's are sent once, not once per edge (issue 13).
     return (
-        f"UNWIND $rows AS row MATCH (v:{VERSION} {{purl: row.source}}) "
-        f"MATCH (t:{label(eco)} {{purl: row.dest}}) "
-        "MERGE (v)-[r:REQUIRE {`key`: row.edge_key}]->(t) "
-        "SET r.constraints = row.constraints, r.raw_constraints = row.raw_constraints, "
-        "r.marker = row.marker, r.parent_version_name = row.parent_version_name, "
-        "r.kind = row.kind, r.`optional` = row.is_optional, r.target = row.target, r.extra = row.extra"
+        f"UNWIND $rows AS row MATCH (v:{VERSION} {{purl: row.purl}}) "
+        f"UNWIND row.edges AS e MATCH (t:{label(eco)} {{purl: e.dest}}) "
+        "MERGE (v)-[r:REQUIRE {`key`: e.edge_key}]->(t) "
+        "SET r.constraints = e.constraints, r.raw_constraints = e.raw_constraints, "
+        "r.marker = e.marker, r.parent_version_name = row.package, "
+        "r.kind = e.kind, r.`optional` = e.is_optional, r.target = e.target, r.extra = e.extra"
     )
 
 
@@ -318,7 +316,13 @@ def show_versions_query(eco: Ecosystem) -> str:
 
 @dataclass(slots=True)
 class WritePlan:
-    """Parameter rows of every statement of one ecosystem's part of a write_packages batch."""
+    """Parameter rows of every statement of one ecosystem's part of a write_packages batch.
+
+    Rows leave out their null fields: Cypher reads a missing key as null, so the statements do
+    the same, and the driver (pure Python unless neo4j-rust-ext is installed) spends most of a
+    write packing each key of each row (issue 13). `edges` holds one row per version:
+    its purl, its package's purl and the list of its edges.
+    """
 
     packages: list[dict[str, Any]] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
@@ -328,6 +332,11 @@ class WritePlan:
     prune: list[dict[str, Any]] = field(default_factory=list)
     edges: list[dict[str, Any]] = field(default_factory=list)
     stats: WriteStats = field(default_factory=WriteStats)
+
+
+def _present(row: dict[str, Any]) -> dict[str, Any]:
+    """The row without its None fields (they read as null in Cypher all the same)."""
+    return {key: value for key, value in row.items() if value is not None}
 
 
 def plan_write(
@@ -341,22 +350,24 @@ def plan_write(
         have = stored.get(purl, {})
         serials = version_serials(record, have)
         plan.packages.append(
-            {
-                "purl": purl,
-                "name": record.name,
-                "status": EXTRACTED,
-                "vendor": record.vendor,
-                "repository_url": record.repository_url,
-                "import_names": (
-                    None if record.import_names is None else sorted(set(record.import_names))
-                ),
-                "moment": moment,
-                "token": record.token,
-                "group_id": record.extra.get("group_id"),
-                "artifact_id": record.extra.get("artifact_id"),
-                "licenses": dumps(record.licenses) if record.licenses else None,
-                "extra": dumps(record.extra) if record.extra else None,
-            }
+            _present(
+                {
+                    "purl": purl,
+                    "name": record.name,
+                    "status": EXTRACTED,
+                    "vendor": record.vendor,
+                    "repository_url": record.repository_url,
+                    "import_names": (
+                        None if record.import_names is None else sorted(set(record.import_names))
+                    ),
+                    "moment": moment,
+                    "token": record.token,
+                    "group_id": record.extra.get("group_id"),
+                    "artifact_id": record.extra.get("artifact_id"),
+                    "licenses": dumps(record.licenses) if record.licenses else None,
+                    "extra": dumps(record.extra) if record.extra else None,
+                }
+            )
         )
         names = {v.name for v in record.versions}
         if record.complete:
@@ -375,45 +386,50 @@ def plan_write(
             if version.name not in have:
                 plan.stats.new_versions += 1
             plan.versions.append(
-                {
-                    "purl": vpurl,
-                    "package": purl,
-                    "name": version.name,
-                    "serial_number": serials.get(version.name, -1),
-                    "release_date": version.release_date,
-                    "yanked": bool(version.yanked),
-                    "deprecated": version.deprecated,
-                    "licenses": dumps(version.licenses) if version.licenses else None,
-                    # The version's own metadata was not read this time: stored licences stay.
-                    "keep_licenses": version.requirements is None and not version.licenses,
-                    # A native list, so readers can match on it (RubyGems' builds of one number).
-                    "platforms": version.extra.get("platforms"),
-                    "extra": dumps(version.extra) if version.extra else None,
-                    **cypher_vulns.version_row(version),
-                }
+                _present(
+                    {
+                        "purl": vpurl,
+                        "package": purl,
+                        "name": version.name,
+                        "serial_number": serials.get(version.name, -1),
+                        "release_date": version.release_date,
+                        "yanked": bool(version.yanked),
+                        "deprecated": version.deprecated,
+                        "licenses": dumps(version.licenses) if version.licenses else None,
+                        # The version's own metadata was not read this time: stored licences stay.
+                        "keep_licenses": version.requirements is None and not version.licenses,
+                        # A native list, so readers can match on it (RubyGems' builds of one number).
+                        "platforms": version.extra.get("platforms"),
+                        "extra": dumps(version.extra) if version.extra else None,
+                        **cypher_vulns.version_row(version),
+                    }
+                )
             )
             if version.requirements is None:
                 continue  # dependencies not fetched this time: stored edges stay
             keep = []
+            edges: list[dict[str, Any]] = []
             for req in version.requirements:
                 target = record.ecosystem.purl(req.name)
                 keep.append([target, req.key])
                 targets.setdefault(target, {"purl": target, "name": req.name})
-                plan.edges.append(
-                    {
-                        "source": vpurl,
-                        "dest": target,
-                        "edge_key": req.key,
-                        "constraints": req.constraints,
-                        "raw_constraints": req.raw_constraints,
-                        "marker": req.marker,
-                        "parent_version_name": purl,
-                        "kind": req.kind,
-                        "is_optional": bool(req.optional),
-                        "target": req.target,
-                        "extra": dumps(req.extra) if req.extra else None,
-                    }
+                edges.append(
+                    _present(
+                        {
+                            "dest": target,
+                            "edge_key": req.key,
+                            "constraints": req.constraints,
+                            "raw_constraints": req.raw_constraints,
+                            "marker": req.marker,
+                            "kind": req.kind,
+                            "is_optional": bool(req.optional),
+                            "target": req.target,
+                            "extra": dumps(req.extra) if req.extra else None,
+                        }
+                    )
                 )
+            if edges:
+                plan.edges.append({"purl": vpurl, "package": purl, "edges": edges})
             if version.name in have:  # a new version has no edges to prune
                 plan.prune.append({"purl": vpurl, "keep": keep})
         plan.stats.packages += 1

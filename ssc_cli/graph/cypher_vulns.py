@@ -13,19 +13,24 @@ T = TypeVar("T")
 
 VERSION = "Version"
 
-# The SET items of upsert_versions_query for an attributed row (row.unscored not null).
+# The SET items of upsert_versions_query: an attributed row (row.unscored not null) sets the
+# vulnerability fields; otherwise a new version starts empty and a stored one keeps what it has.
+# One SET with coalesce (no ON CREATE / ON MATCH reading them back) keeps the plan free of an
+# Eager operator, which materialised the whole batch (issue 13).
 ROW_VULNS = (
-    "v.vulnerabilities = CASE WHEN row.unscored IS NULL THEN v.vulnerabilities "
+    "v.vulnerabilities = CASE WHEN row.unscored IS NULL THEN coalesce(v.vulnerabilities, []) "
     "ELSE row.vulnerabilities END, "
-    "v.mean = CASE WHEN row.unscored IS NULL THEN v.mean ELSE row.mean END, "
-    "v.weighted_mean = CASE WHEN row.unscored IS NULL THEN v.weighted_mean "
+    "v.mean = CASE WHEN row.unscored IS NULL THEN coalesce(v.mean, 0.0) ELSE row.mean END, "
+    "v.weighted_mean = CASE WHEN row.unscored IS NULL THEN coalesce(v.weighted_mean, 0.0) "
     "ELSE row.weighted_mean END, "
     "v.unscored_vulnerabilities = coalesce(row.unscored, v.unscored_vulnerabilities)"
 )
 
 
 def version_row(version: VersionRecord) -> dict[str, Any]:
-    """The attribution fields of a write_packages version row."""
+    """The attribution fields of a write_packages version row (none unless it was attributed)."""
+    if version.unscored_vulnerabilities is None:
+        return {}  # ROW_VULNS reads nothing else then: the driver packs no unused fields
     return {
         "vulnerabilities": list(version.vulnerabilities or []),
         "mean": float(version.mean),
