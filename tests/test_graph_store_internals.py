@@ -259,7 +259,7 @@ def test_the_sqlite_page_cache_follows_its_setting(
     monkeypatch.setenv("SSC_DATA_DIR", str(tmp_path / "data"))
     default = open_configured(load_settings())
     assert isinstance(default, SqliteStore)
-    assert default._db.execute("PRAGMA cache_size").fetchone()[0] == -256 * 1024
+    assert default._db.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024
     default.close()
     monkeypatch.setenv("SSC_SQLITE_CACHE_MB", "8")
     small = open_configured(load_settings())

@@ -45,7 +45,7 @@ _OLDER_READ_ONLY = (
 class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns):
     """GraphStore on a SQLite file."""
 
-    def __init__(self, path: Path, *, read_only: bool = False, cache_mb: int = 256) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, cache_mb: int = 64) -> None:
         self.path = path
         self.read_only = read_only
         try:
@@ -65,7 +65,7 @@ class SqliteStore(SqliteParentLinks, SqliteLicenses, SqliteQuality, SqliteVulns)
         self._db.row_factory = sqlite3.Row
 
     @classmethod
-    def from_uri(cls, uri: str, *, read_only: bool = False, cache_mb: int = 256) -> SqliteStore:
+    def from_uri(cls, uri: str, *, read_only: bool = False, cache_mb: int = 64) -> SqliteStore:
         """sqlite:///relative/path or sqlite:////absolute/path; read-only needs an existing graph."""
         path = Path(uri.split("sqlite:///", 1)[1] if uri.startswith("sqlite:///") else uri[7:])
         if read_only and not path.is_file():
