@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ssc_cli.errors import HttpStatusError, PackageNotFound
 from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord
+
+if TYPE_CHECKING:
+    from ssc_cli.http import Http
 
 
 class StoreView(Protocol):
@@ -68,6 +71,18 @@ def measured(head: int, stored: int, unit: str, source: str, *, behind: str) -> 
     if head < stored:
         return CursorLag(None, unit, source, head, stored, behind)
     return CursorLag(head - stored, unit, source, head, stored)
+
+
+async def head_number(
+    http: Http, url: str, header: str, headers: Mapping[str, str], missing: str
+) -> tuple[int | None, str | None]:
+    """The integer in `header` of one HEAD of url, or None and why: its status when not 200,
+    else `missing` (the server sends no such header, or not a number)."""
+    response = await http.head_response(url, headers=dict(headers))
+    if response.status != 200:
+        return None, f"HEAD {url} answered {response.status}"
+    value = response.headers.get(header, "").strip()
+    return (int(value), None) if value.isdigit() else (None, missing)
 
 
 class Registry(Protocol):

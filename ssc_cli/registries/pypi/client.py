@@ -21,6 +21,7 @@ from ssc_cli.registries.interface import (
     ChangeSet,
     CursorLag,
     StoreView,
+    head_number,
     measured,
     raise_not_found,
 )
@@ -88,18 +89,15 @@ class PyPIRegistry:
         url = f"{self.base}/simple/"
         source = "X-PyPI-Last-Serial of HEAD /simple/"
         stored = cursor.get("serial")
-        response = await self.http.head_response(
-            url, headers={"Accept": f"{parse.SIMPLE_JSON}, text/html;q=0.1"}
+        head, problem = await head_number(
+            self.http,
+            url,
+            "x-pypi-last-serial",
+            {"Accept": f"{parse.SIMPLE_JSON}, text/html;q=0.1"},
+            f"{url} sends no X-PyPI-Last-Serial header (a mirror without serials)",
         )
-        header = response.headers.get("x-pypi-last-serial", "").strip()
-        if response.status != 200 or not header.isdigit():
-            reason = (
-                f"HEAD {url} answered {response.status}"
-                if response.status != 200
-                else f"{url} sends no X-PyPI-Last-Serial header (a mirror without serials)"
-            )
-            return CursorLag(None, "serials", source, cursor=stored, reason=reason)
-        head = int(header)
+        if head is None:
+            return CursorLag(None, "serials", source, cursor=stored, reason=problem)
         if not isinstance(stored, int):
             return CursorLag(None, "serials", source, head, stored, "no serial in the cursor")
         behind = "the index's last serial is below the cursor (the cursor is from another index?)"

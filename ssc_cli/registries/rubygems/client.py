@@ -25,6 +25,7 @@ from ssc_cli.registries.interface import (
     ChangeSet,
     CursorLag,
     StoreView,
+    head_number,
     measured,
     raise_not_found,
 )
@@ -327,19 +328,16 @@ class RubyGemsRegistry:
         (identity encoding, so it is the file's size, not a gzip body's)."""
         source = "Content-Length of HEAD /versions"
         stored = FeedCursor.from_dict(dict(cursor))
-        response = await self.http.head_response(
-            self.feed.url, headers={"Accept-Encoding": "identity"}
-        )
-        length = response.headers.get("content-length", "").strip()
         offset = stored.offset if stored is not None else None
-        if response.status != 200 or not length.isdigit():
-            reason = (
-                f"HEAD {self.feed.url} answered {response.status}"
-                if response.status != 200
-                else f"{self.feed.url} sends no Content-Length for HEAD"
-            )
-            return CursorLag(None, "bytes", source, cursor=offset, reason=reason)
-        size = int(length)
+        size, problem = await head_number(
+            self.http,
+            self.feed.url,
+            "content-length",
+            {"Accept-Encoding": "identity"},
+            f"{self.feed.url} sends no Content-Length for HEAD",
+        )
+        if size is None:
+            return CursorLag(None, "bytes", source, cursor=offset, reason=problem)
         if stored is None or stored.url != self.feed.url:
             reason = "no byte offset of this registry's /versions in the cursor"
             return CursorLag(None, "bytes", source, size, offset, reason)
