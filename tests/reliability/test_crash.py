@@ -9,6 +9,7 @@ only); 20 kills per command are in benchmarks/bench_crash.py.
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -110,10 +111,15 @@ def test_ingest_killed_at_seeded_random_moments(
     clean("ingest", "pypi", env=SMALL_BATCHES)
     reference = clean.export()
     fake_registry.latency = 0.01  # the run lasts long enough to be hit at a random moment
+    # The moments are shares of an undisturbed run's length on this machine, so the first kill
+    # lands inside the run however fast the machine is (later runs resume, and may end first).
+    started = time.monotonic()
+    ssc.with_graph("timed.sqlite")("ingest", "pypi", env=SMALL_BATCHES)
+    duration = time.monotonic() - started
     rng = random.Random(SEED)
     codes = []
     for _ in range(3):
-        delay = rng.uniform(0.5, 3.0)
+        delay = rng.uniform(0.2, 0.7) * duration
         codes.append(crash.killed_after(ssc, delay, "ingest", "pypi", env=SMALL_BATCHES))
         if not crash.graph_path(ssc).is_file():
             continue  # killed before the graph was created
