@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ssc_cli import registries
+from ssc_cli.graph.interface import key_problem
 from ssc_cli.models import Ecosystem
 
 # Why an entry went to the dead-letter stream (the `reason` field there).
@@ -124,7 +125,9 @@ def parse_entry(fields: dict[str, str]) -> ExtractionMessage | Rejected:
     eco = message.ecosystem()
     if eco is None:
         return Rejected(UNSUPPORTED_TYPE, f"unsupported node_type {message.node_type!r}")
-    problem = registries.name_problem(eco, message.package)
-    if problem is not None:
+    problem = registries.name_problem(eco, message.package) or key_problem(
+        eco, eco.normalize_name(message.package)
+    )
+    if problem is not None:  # never fetched, and never linked to its parent either
         return Rejected(INVALID_MESSAGE, f"package: {problem}")
     return message

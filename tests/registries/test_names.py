@@ -91,3 +91,12 @@ def test_names_from_with_a_hostile_line_is_exit_2_naming_it(ssc: Ssc) -> None:
     assert "not a valid npm package name" in result.stderr
     assert "DROP_TABLE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_queue_message_whose_purl_the_graph_cannot_key_is_rejected_before_any_link() -> None:
+    # PEP 508 sets no length limit: the name passes PyPI's rule, but not the graph's key limit,
+    # so it is a dead letter instead of a parent link the store would refuse.
+    entry = parse_entry({"data": json.dumps({"node_type": "PyPIPackage", "package": "a" * 5000})})
+    assert isinstance(entry, Rejected)
+    assert entry.reason == INVALID_MESSAGE
+    assert "over the graph's limit of 4096" in entry.error
