@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,11 +222,11 @@ class KnownPackage:
     versions: frozenset[str]
 
 
-def read_names_file(text: str) -> list[str]:
+def read_names_file(text: str, problem: Callable[[str], str | None]) -> list[str]:
     """Names from a file: one per line (blank lines and # comments ignored) or a JSON array.
 
-    A line that is no name (inner whitespace, control characters) is an error naming it, never
-    dropped: a names file lists what must be ingested, and a silently shorter list loses packages.
+    An entry `problem` finds no name for (the registry's naming rule) is an error naming its
+    line, never dropped: a names file lists what must be ingested, and a shorter list loses it.
     """
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -240,18 +240,11 @@ def read_names_file(text: str) -> list[str]:
         lines = enumerate(text.splitlines(), 1)
         entries = [(f"line {n}", line.split("#", 1)[0].strip()) for n, line in lines]
     names = [name for _, name in entries if name]
-    bad = [(where, name) for where, name in entries if name and not _is_name(name)]
+    bad = [f"{where}: {why}" for where, name in entries if name and (why := problem(name))]
     if bad:
-        shown = "; ".join(f"{where}: {name!r}" for where, name in bad[:5])
-        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        raise ValueError(
-            f"not a package name: {shown}{more} (fix or remove it; # starts a comment)"
-        )
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise ValueError(f"{'; '.join(bad[:3])}{more} (fix or remove them; # starts a comment)")
     return names
-
-
-def _is_name(name: str) -> bool:
-    return name.isprintable() and not any(c.isspace() for c in name)
 
 
 # -- licences: what the classifier reads and what the stores keep of its verdicts ---------------

@@ -87,5 +87,6 @@ def test_names_from_lines_that_are_no_names_are_reported_not_dropped(ssc: Ssc) -
     names = ssc.home / "names.txt"
     names.write_text("requests\nfoo bar\n", encoding="utf-8")
     result = ssc("ingest", "pypi", "--names-from", str(names), expect=2)
-    assert "line 2: 'foo bar'" in result.stderr
+    assert "line 2: not a valid pypi package name" in result.stderr
+    assert "'foo bar'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ssc_cli import registries
 from ssc_cli.errors import ConfigError
 from ssc_cli.models import Ecosystem, read_names_file, serial_numbers
 from ssc_cli.repository import normalize_repository_url, vendor_of
@@ -78,20 +79,24 @@ def test_vendor() -> None:
     assert vendor_of("n/a") == "n/a"
 
 
+def _pypi(name: str) -> str | None:
+    return registries.name_problem(Ecosystem.PYPI, name)
+
+
 def test_names_file_formats() -> None:
-    assert read_names_file("a\n# comment\n\nb  # trailing\n") == ["a", "b"]
-    assert read_names_file('["@s/x", "y"]') == ["@s/x", "y"]
+    assert read_names_file("a\n# comment\n\nb  # trailing\n", _pypi) == ["a", "b"]
+    assert read_names_file('["@s/x", "y"]', lambda name: None) == ["@s/x", "y"]
     with pytest.raises(ValueError):
-        read_names_file("[1, 2]")
+        read_names_file("[1, 2]", _pypi)
 
 
 def test_names_file_entries_that_are_no_names_are_errors_naming_them() -> None:
-    with pytest.raises(ValueError, match=r"line 3: 'foo bar'.*line 4: 'tab\\tname'"):
-        read_names_file("ok\n\nfoo bar # two words\ntab\tname\n")
-    with pytest.raises(ValueError, match=r"item 2: 'x\\x00y'"):
-        read_names_file('["a", "x\\u0000y"]')
-    with pytest.raises(ValueError, match=r"and 2 more"):
-        read_names_file("".join(f"bad name{i}\n" for i in range(7)))
+    with pytest.raises(ValueError, match=r"line 3: not a valid pypi .*'foo bar'.*line 4: .*'tab"):
+        read_names_file("ok\n\nfoo bar # two words\ntab\tname\n", _pypi)
+    with pytest.raises(ValueError, match=r"item 2: not a valid pypi .*'x\\x00y'"):
+        read_names_file('["a", "x\\u0000y"]', _pypi)
+    with pytest.raises(ValueError, match=r"and 4 more"):
+        read_names_file("".join(f"bad name{i}\n" for i in range(7)), _pypi)
 
 
 def test_settings_aliases_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -141,11 +141,10 @@ def read_names_from(path: Path, ecosystem: Ecosystem) -> list[str]:
     from ssc_cli.models import read_names_file
 
     try:
-        names = read_names_file(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return read_names_file(text, lambda name: registries.name_problem(ecosystem, name))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"--names-from {path}: {exc}") from None
-    check_names(ecosystem, names, f"--names-from {path}")
-    return names
 
 
 def check_names(ecosystem: Ecosystem, names: list[str], where: str) -> None:
