@@ -146,25 +146,23 @@ class GraphLease:
     def _lose(self, holder: str | None) -> None:
         self.lost = True
         taken = f"taken by {holder}" if holder else "gone"
-        if self.stop is None:
-            log.error(
-                "the job lease of `%s` in the graph at %s is %s (this run was paused past its "
-                "expiry); another run may be writing the same data",
-                _command(self.job),
-                self.store.uri,
-                taken,
-            )
-            return
-        from ssc_cli.pipeline.stop import LEASE_LOST
-
+        then = (
+            "another run may be writing the same data"
+            if self.stop is None
+            else "stopping after the batch in hand so two runs do not write at once"
+        )
         log.error(
             "the job lease of `%s` in the graph at %s is %s (this run was paused past its "
-            "expiry): stopping after the batch in hand so two runs do not write at once",
+            "expiry): %s",
             _command(self.job),
             self.store.uri,
             taken,
+            then,
         )
-        self.stop.request(LEASE_LOST)
+        if self.stop is not None:
+            from ssc_cli.pipeline.stop import LEASE_LOST
+
+            self.stop.request(LEASE_LOST)
 
     def release(self) -> None:
         """Stop renewing; delete the lease if it is still ours (otherwise it is someone else's)."""
