@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,15 +88,22 @@ def test_counter_sums_done_and_errors_against_its_clock() -> None:
 
 def test_lines_come_from_a_timer_even_when_the_loop_never_advances() -> None:
     lines: list[str] = []
-    with ProgressLines(Counter("drain-queue", None), 0.05, lines.append) as advance:
-        time.sleep(0.4)  # a loop blocked on a slow registry: no advance at all
-        assert len(lines) >= 3 and all("done=0" in line for line in lines)
+    progress = ProgressLines(Counter("drain-queue", None), 0.05, lines.append)
+    with progress as advance:
+        # A loop blocked on a slow registry: no advance at all, and lines all the same.
+        _wait_for(lambda: len(lines) >= 3)
+        assert all("done=0" in line for line in lines)
         advance(4, errors=1)
-        time.sleep(0.2)
-    count = len(lines)
-    assert "done=4" in lines[-1] and "errors=1" in lines[-1]
-    time.sleep(0.15)
-    assert len(lines) == count  # closed: the thread is gone
+        _wait_for(lambda: "done=4" in lines[-1])
+        assert "errors=1" in lines[-1]
+    assert not progress._thread.is_alive()  # closed: the thread is gone, no more lines
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("1", 1.0), ("0.5", 0.5), ("0", 0.0), ("OFF", 0.0)])

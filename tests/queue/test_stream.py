@@ -79,20 +79,39 @@ def test_reclaim_counts_deliveries_and_dead_letters(
     assert redis_client.xinfo_groups(STREAM)[0]["pending"] == 0
 
 
-def test_heartbeat_keeps_entries_from_being_claimed(redis_server: str) -> None:
+def test_heartbeat_keeps_entries_from_being_claimed(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
     async def body(make: Callable[..., ExtractionStream]) -> None:
-        # Without heartbeats the entries would be idle 3 s at the end, over b's 2 s; with one
-        # every second they never are, and each margin is a second wide.
+        # No wall-clock margin: wait (however long the machine takes) until the held entries have
+        # been idle past b's claim time, then heartbeat. b, reading right after, finds nothing to
+        # claim, although without the heartbeat it would take both (its idle test is Redis's own).
         a = make("a", claim_idle_ms=NEVER)
-        b = make("b", claim_idle_ms=2_000)
+        b = make("b", claim_idle_ms=CLAIM_MS)
         await a.publish(_messages(2))
         held = await a.read(10, 0)
-        for _ in range(3):
-            time.sleep(1.0)
-            await a.heartbeat([e.id for e in held])
+        _wait_until_idle(redis_client, [e.id for e in held], CLAIM_MS)
+        await a.heartbeat([e.id for e in held])
         assert await b.read(10, 0) == []
+        _wait_until_idle(redis_client, [e.id for e in held], CLAIM_MS)
+        assert sorted(e.id for e in await b.read(10, 0)) == sorted(e.id for e in held)
 
     _with_streams(redis_server, body)
+
+
+CLAIM_MS = 1_500
+
+
+def _wait_until_idle(client: redis.Redis, ids: list[str], idle_ms: int) -> None:
+    """Poll XPENDING until every entry has been idle for more than `idle_ms` (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pending = client.xpending_range(STREAM, GROUP, min="-", max="+", count=len(ids) + 10)
+        idle = {row["message_id"]: row["time_since_delivered"] for row in pending}
+        if all(idle.get(i, 0) > idle_ms for i in ids):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"entries {ids} never became idle for {idle_ms} ms")
 
 
 def test_trim_drops_only_acknowledged_entries(redis_server: str, redis_client: redis.Redis) -> None:

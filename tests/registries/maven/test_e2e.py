@@ -113,7 +113,7 @@ def test_sigkill_midway_then_rerun_matches_uninterrupted(
     clean = ssc.with_graph("clean.sqlite")
     clean("ingest", "maven")
     expected = clean.export()
-    fake_registry.latency = 0.01
+    fake_registry.latency = 0.05  # the 90 POMs left after the kill point take >= 2.2 s
     fake_registry.clear_log()
     env = {"SSC_WRITE_BATCH_SIZE": "5", "SSC_CACHE_DIR": str(ssc.home / "cache-killed")}
     process = ssc.popen("ingest", "maven", "--concurrency", "2", env=env)

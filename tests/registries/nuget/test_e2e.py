@@ -166,7 +166,7 @@ def test_killed_run_then_rerun_loses_and_skips_nothing(
     expected = fresh.export()
     before = ssc.export() if job == "update" else []  # an ingest starts with no graph
     fake_registry.clear_log()
-    fake_registry.latency = 0.02
+    fake_registry.latency = 0.2  # the requests left after the kill point take >= 1.2 s
     process = ssc.popen(job, "nuget", "--concurrency", "2", env={"SSC_WRITE_BATCH_SIZE": "2"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(fake_registry.requests(watch)) < threshold:

@@ -198,7 +198,7 @@ def test_sigkill_midway_then_rerun_matches_uninterrupted(
     clean = ssc.with_graph("clean.sqlite")
     clean("ingest", "pypi")
     expected = clean.export()
-    fake_registry.latency = 0.01
+    fake_registry.latency = 0.05  # the 110 packages left after the kill point take >= 2.7 s
     fake_registry.clear_log()
     process = ssc.popen("ingest", "pypi", "--concurrency", "2", env={"SSC_WRITE_BATCH_SIZE": "5"})
     graph = ssc.graph_uri.removeprefix("sqlite:///")
