@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fakeregistry.server import FakeRegistry
+from tests.forkserver import ForkServer
 from tests.real_servers import _real_servers  # noqa: F401  (autouse: the real servers)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +51,27 @@ def require_real_fixtures(ecosystem: str) -> None:
         pytest.skip(f"{SHARED_FIXTURES / ecosystem} not present")
 
 
+# One fork server per test process, started on the first run (tests/forkserver.py).
+_FORK_SERVER: ForkServer | None = None
+
+
+def _fork_server() -> ForkServer | None:
+    global _FORK_SERVER
+    if os.environ.get("SSC_TEST_FORKSERVER") == "0":
+        return None
+    if _FORK_SERVER is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY_PREFIXES)}
+        _FORK_SERVER = ForkServer({**env, "PYTHONPATH": str(REPO)}, cwd=REPO)
+    return _FORK_SERVER
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_fork_server() -> Iterator[None]:
+    yield
+    if _FORK_SERVER is not None:
+        _FORK_SERVER.stop()
+
+
 @dataclass
 class Ssc:
     """Runs `python -m ssc_cli` as a user would, with a private data dir and graph."""
@@ -80,14 +102,18 @@ class Ssc:
         env: dict[str, str | None] | None = None,
         timeout: float = 300,
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "ssc_cli", *args],
-            cwd=self.home,
-            env=self.environment(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        server = _fork_server()
+        if server is not None:
+            result = server.run(list(args), self.home, self.environment(env), timeout)
+        else:
+            result = subprocess.run(
+                [sys.executable, "-m", "ssc_cli", *args],
+                cwd=self.home,
+                env=self.environment(env),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         if expect is not None and result.returncode != expect:
             raise AssertionError(
                 f"ssc {' '.join(args)} exited {result.returncode}, expected {expect}\n"
