@@ -142,3 +142,22 @@ def test_doctor_describes_counts_and_the_age_of_the_newest_record(source: Popula
     assert report["newest_modified"]["npm"].startswith("2024-01-01")
     assert report["newest_age_seconds"] == 2 * 86_400 + 6 * 3600
     assert "pypi 4" in report["detail"] and "newest modified 2d 6h ago" in report["detail"]
+
+
+def test_bad_documents_are_named_once_and_the_rest_read(source: Populated) -> None:
+    if source.kind == "osv":
+        # The embedded store holds only records that validated at sync (whose summary named
+        # the bad ones): reading it names nothing.
+        source.source.advisories(PYPI, ["requests"])
+        assert (source.source.invalid, source.source.rejected_vectors) == ([], [])
+        return
+    source.collection.insert_one(
+        {"id": "GHSA-bad", "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"}}]}
+    )  # no `modified`
+    source.put([rec("GHSA-vec", ("PyPI", "requests"),
+                    severity=[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:Q"}])])  # fmt: skip
+    for _ in range(2):  # a second batch naming the same package names them no second time
+        found = source.source.advisories(PYPI, ["requests"])
+    assert ids(found, "requests") == ["GHSA-1", "GHSA-vec", "PYSEC-W"]
+    assert source.source.invalid == ["GHSA-bad: modified: Field required"]
+    assert [v["id"] for v in source.source.rejected_vectors] == ["GHSA-vec"]
