@@ -107,7 +107,8 @@ def sync_command(
     line = (
         f"{data['records_loaded']} loaded, {data['records_skipped']} not newer, "
         f"{data['records_withdrawn']} withdrawn, {data['records_other_ecosystems']} of other "
-        f"ecosystems, {data['packages_changed']} packages named, {data['errors']} errors"
+        f"ecosystems, {data['packages_changed']} packages named, {data['unscored_advisories']} "
+        f"unscored advisories, {data['errors']} errors"
     )
     if settings.vuln_db_uri is not None:
         line += " (note: SSC_VULN_DB_URI is set, so attribution reads MongoDB, not this store)"

@@ -121,6 +121,11 @@ def test_bad_input_is_named_the_rest_loaded_and_nothing_half_written(
     assert summary["records_loaded"] == 2 and summary["records_other_ecosystems"] == 1
     assert summary["unscored_advisories"] == 1
     assert ssc.json("vulns", "show", "GHSA-vec")["score"] is None
+    # The human line says the same (another data dir: a first sync again).
+    plain = ssc.with_graph("other.sqlite")("vulns", "sync", str(archive), expect=1)
+    line = plain.stdout + plain.stderr
+    assert "2 loaded, 0 not newer, 0 withdrawn, 1 of other ecosystems" in line
+    assert "1 unscored advisories, 4 errors" in line
     ssc("vulns", "show", "GHSA-trunc", expect=1)  # never written
 
 
@@ -281,16 +286,14 @@ def test_inline_attribution_writes_new_versions_with_their_advisories(
     assert summary["mode"] == {"pypi": "changed"} and summary["newly_vulnerable"] == 1
 
 
-def test_mongodb_unreachable_is_exit_5_with_the_password_redacted(ssc: Ssc) -> None:
+@pytest.mark.parametrize("variable", ["SSC_VULN_DB_URI", "VULN_DB_URI"])  # the old name too
+@pytest.mark.parametrize("command", [("vulns", "show", "GHSA-x"), ("ingest", "pypi")])
+def test_mongodb_unreachable_is_exit_5_with_the_password_redacted(
+    ssc: Ssc, registry: pypi.PyPIApp, variable: str, command: tuple[str, ...]
+) -> None:
     uri = "mongodb://admin:s3cret@127.0.0.1:9/?serverSelectionTimeoutMS=200"
     SqliteStore.from_uri(ssc.graph_uri).migrate()  # `vulns show` reads a graph, never makes one
-    result = ssc(
-        "vulns",
-        "show",
-        "GHSA-x",
-        env={"SSC_VULN_DB_URI": uri, "SSC_VULN_DB_TIMEOUT_MS": "200"},
-        expect=5,
-    )
+    result = ssc(*command, env={variable: uri, "SSC_VULN_DB_TIMEOUT_MS": "200"}, expect=5)
     assert "s3cret" not in result.stderr and "admin:***@127.0.0.1:9" in result.stderr
 
 
