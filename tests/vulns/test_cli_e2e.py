@@ -406,3 +406,15 @@ def test_doctor_names_the_mongodb_source_redacted_with_its_counts(ssc: Ssc, tmp_
         assert check["newest_age_seconds"] > 86_400 * 30
     finally:
         populated.close()
+
+
+def test_sync_without_arguments_reads_the_mirror_folders_of_the_graphs_ecosystems(
+    ssc: Ssc, registry: pypi.PyPIApp, bucket: OsvBucketApp, fake_registry: FakeRegistry
+) -> None:
+    bucket.put(advisory("PYSEC-1", "pkg-00001", [{"introduced": "0"}]))
+    bucket.put(advisory("GHSA-n", "left-pad", [{"introduced": "0"}], eco="npm"))
+    ssc.json("ingest", "pypi", "--limit", "1")
+    fake_registry.clear_log()
+    summary = ssc.json("vulns", "sync")  # SSC_OSV_URL, the graph holds PyPI only
+    assert summary["cursors_saved"] == ["PyPI"] and summary["records_loaded"] == 1
+    assert {p.split("/")[2] for _, p, _ in fake_registry.requests("/osv/")} == {"PyPI"}
