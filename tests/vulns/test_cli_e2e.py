@@ -190,9 +190,10 @@ def test_a_mirror_record_that_does_not_parse_keeps_the_cursor(
 
 
 def test_attribute_then_change_one_advisory_touches_only_its_package(
-    ssc: Ssc, registry: pypi.PyPIApp, tmp_path: Path
+    ssc: Ssc, registry: pypi.PyPIApp, tmp_path: Path, fake_registry: FakeRegistry
 ) -> None:
     ssc.json("ingest", "pypi")  # no OSV store yet: written unattributed
+    fake_registry.clear_log()  # from here on no registry request: stored versions are enough
     assert "unscored_vulnerabilities" not in versions_of(ssc, "pkg-00001")["0.1.0"]
     records = tmp_path / "records"
     records.mkdir()
@@ -259,6 +260,7 @@ def test_attribute_then_change_one_advisory_touches_only_its_package(
     assert versions_of(ssc, "pkg-00001")["0.1.0"]["vulnerabilities"] == []
     shown = ssc.json("vulns", "show", "PYSEC-b")
     assert shown["packages"][0]["affected_versions"] == ["1.1.0"]
+    assert fake_registry.requests() == []
 
 
 def test_inline_attribution_writes_new_versions_with_their_advisories(
