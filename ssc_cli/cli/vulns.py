@@ -107,7 +107,8 @@ def sync_command(
     line = (
         f"{data['records_loaded']} loaded, {data['records_skipped']} not newer, "
         f"{data['records_withdrawn']} withdrawn, {data['records_other_ecosystems']} of other "
-        f"ecosystems, {data['packages_changed']} packages named, {data['errors']} errors"
+        f"ecosystems, {data['packages_changed']} packages named, {data['unscored_advisories']} "
+        f"unscored advisories, {data['errors']} errors"
     )
     if settings.vuln_db_uri is not None:
         line += " (note: SSC_VULN_DB_URI is set, so attribution reads MongoDB, not this store)"
@@ -193,11 +194,21 @@ def attribute_command(
         f"unparseable, {data['git_ranges_skipped']} GIT ranges skipped, "
         f"{data['unscored_advisories']} unscored advisories in {data['elapsed']}s"
     )
-    code = stop.exit_code if summary.stopped is not None else 0
+    if summary.failed:
+        line += (
+            f"; {len(data['invalid_records'])} invalid records skipped, "
+            f"{len(data['rejected_vectors'])} rejected vectors"
+        )
+    code = stop.exit_code if summary.stopped is not None else (1 if summary.failed else 0)
     line += " (dry run: nothing written)" if dry_run else ""
     emit_summary(ctx, "vulns attribute", data, line, exit_code=code)
-    if not ctx.quiet and not ctx.json_output and data["unparseable_sample"]:
-        typer.echo(f"  unparseable: {', '.join(data['unparseable_sample'])}", err=True)
+    if not ctx.quiet and not ctx.json_output:
+        if data["unparseable_sample"]:
+            typer.echo(f"  unparseable: {', '.join(data['unparseable_sample'])}", err=True)
+        for reason in data["invalid_records"]:
+            typer.echo(f"  invalid record: {reason}", err=True)
+        for bad in data["rejected_vectors"]:
+            typer.echo(f"  vector of {bad['id']}: {bad['reason']}", err=True)
     raise typer.Exit(code)
 
 

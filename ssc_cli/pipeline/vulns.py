@@ -144,6 +144,9 @@ class AttributeSummary:
     unparseable_versions: int = 0
     unparseable_sample: list[str] = field(default_factory=list)
     git_ranges_skipped: int = 0
+    # Bad input the source met (MongoDB documents: the embedded store's were named by sync).
+    invalid_records: list[str] = field(default_factory=list)
+    rejected_vectors: list[dict[str, str]] = field(default_factory=list)
     cursors_saved: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     stopped: str | None = None  # "signal": a SIGTERM/SIGINT ended it between batches
@@ -151,6 +154,11 @@ class AttributeSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @property
+    def failed(self) -> bool:
+        """Finished, but some records could not be read or scored (exit 1)."""
+        return bool(self.invalid_records or self.rejected_vectors)
 
 
 def attribute(
@@ -198,9 +206,11 @@ def attribute(
         for key in ("vulnerable_versions", "advisories_matched", "unscored_advisories",
                     "unparseable_versions", "unparseable_sample", "git_ranges_skipped"):  # fmt: skip
             setattr(summary, key, stats[key])
+        summary.invalid_records = list(source.invalid)
+        summary.rejected_vectors = list(source.rejected_vectors)
         summary.elapsed = round(time.monotonic() - started, 3)
         if summary.run_id is not None:
-            status = "stopped" if summary.stopped else "ok"
+            status = "stopped" if summary.stopped else "failed" if summary.failed else "ok"
             store.finish_run(summary.run_id, status, summary.as_dict())
     return summary
 

@@ -180,6 +180,12 @@ class VulnerabilitySource(Protocol):
 
     kind: str
     target: str
+    # Bad input met while reading, named in the `vulns attribute` summary (exit 1): records that
+    # do not validate, and {"id", "reason"} of vectors the cvss package rejects. The embedded
+    # store validated its records at sync (whose summary named them), so it reports none here;
+    # MongoDB documents enter ssc only when attribution reads them.
+    invalid: list[str]
+    rejected_vectors: list[dict[str, str]]
 
     def advisories(self, ecosystem: Ecosystem, names: Sequence[str]) -> dict[str, list[Advisory]]:
         """Advisories with an affected entry naming each package (graph spelling), keyed by that

@@ -33,6 +33,7 @@ from ssc_cli.vulns.interface import (
     iso,
     parse_advisory,
 )
+from ssc_cli.vulns.severity import rejected_vectors
 from ssc_cli.vulns.sync import OVERLAP
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ class MongoSource:
         self._secret = password or ""
         self.queries = 0  # finds issued: one per batch of packages
         self.invalid: list[str] = []  # documents that did not validate (skipped)
+        self.rejected_vectors: list[dict[str, str]] = []  # used, but their vector scores nothing
+        self._seen: set[tuple[str, str]] = set()  # (id, modified) already checked
         if client is None:
             auth: dict[str, Any] = {"username": user, "password": password} if user else {}
             client = MongoClient(
@@ -135,12 +138,22 @@ class MongoSource:
             raise self._fail(exc, action) from None
 
     def _parse(self, doc: Mapping[str, Any]) -> Advisory | None:
+        """Validate a document; the bad ones are named once per run (one per batch it is in)."""
         try:
-            return parse_advisory(doc)
+            advisory = parse_advisory(doc)
         except InvalidRecord as exc:
-            self.invalid.append(str(exc))
-            log.warning("skipping a MongoDB advisory that does not validate: %s", exc)
+            reason = str(exc)
+            if reason not in self.invalid:
+                self.invalid.append(reason)
+                log.warning("skipping a MongoDB advisory that does not validate: %s", exc)
             return None
+        seen = (advisory.id, advisory.modified_text)
+        if seen not in self._seen:
+            self._seen.add(seen)
+            self.rejected_vectors.extend(
+                {"id": advisory.id, "reason": problem} for problem in rejected_vectors(advisory)
+            )
+        return advisory
 
     def advisories(self, ecosystem: Ecosystem, names: Sequence[str]) -> dict[str, list[Advisory]]:
         if not names:

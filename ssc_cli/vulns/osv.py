@@ -98,6 +98,8 @@ class OsvStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.target = str(path)
+        self.invalid: list[str] = []  # validated at sync: none here
+        self.rejected_vectors: list[dict[str, str]] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = open_wal(path, check_same_thread=False)  # zips are read off the loop

@@ -88,7 +88,13 @@ class InlineAttribution:
                 return {"skipped": "nothing written"}
             return {"skipped": f"no OSV records at {self.settings.osv_path} (ssc vulns sync)"}
         source = self.attributor.source
-        return {"source": f"{source.kind} {source.target}", **self.attributor.stats.as_dict()}
+        return {
+            "source": f"{source.kind} {source.target}",
+            **self.attributor.stats.as_dict(),
+            # MongoDB documents that did not validate or score (the embedded store's: none)
+            "invalid_records": list(source.invalid),
+            "rejected_vectors": list(source.rejected_vectors),
+        }
 
 
 def inline_report(hook: object) -> dict[str, Any] | None:

@@ -268,3 +268,32 @@ def test_max_messages_then_refresh_refetches(
     assert stats["length"] == 0 and stats["groups"][0]["pending"] == 0
     # Every run was its own <host>-<pid> consumer, and each left the group when done.
     assert stats["groups"][0]["consumers"] == []
+
+
+def test_drain_attributes_the_versions_it_writes(
+    qssc: Ssc, app: pypi.PyPIApp, redis_client: redis.Redis, tmp_path
+) -> None:
+    record = {
+        "id": "GHSA-q",
+        "modified": "2024-01-01T00:00:00Z",
+        "aliases": ["CVE-7"],
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "PKG_00039"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.0"}]}]}],
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+    }  # fmt: skip
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    qssc.json("vulns", "sync", str(tmp_path / "a.json"))
+    qssc.json("enqueue", "pypi", "pkg-00039")
+    summary = qssc.json("drain-queue", "--until-empty", "--no-follow-deps")
+    assert summary["vulnerabilities"]["vulnerable_versions"] == 2
+    versions = {
+        v["name"]: v
+        for v in qssc.export()
+        if v["type"] == "version" and v["package"] == "pkg:pypi/pkg-00039"
+    }
+    assert (versions["1.0.0"]["vulnerabilities"], versions["1.0.0"]["mean"]) == (
+        ["CVE-7", "GHSA-q"],
+        9.8,
+    )
+    assert versions["0.0.0"]["vulnerabilities"] == []
+    assert versions["0.0.0"]["unscored_vulnerabilities"] == 0  # checked, not just unattributed

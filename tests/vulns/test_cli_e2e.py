@@ -121,6 +121,11 @@ def test_bad_input_is_named_the_rest_loaded_and_nothing_half_written(
     assert summary["records_loaded"] == 2 and summary["records_other_ecosystems"] == 1
     assert summary["unscored_advisories"] == 1
     assert ssc.json("vulns", "show", "GHSA-vec")["score"] is None
+    # The human line says the same (another data dir: a first sync again).
+    plain = ssc.with_graph("other.sqlite")("vulns", "sync", str(archive), expect=1)
+    line = plain.stdout + plain.stderr
+    assert "2 loaded, 0 not newer, 0 withdrawn, 1 of other ecosystems" in line
+    assert "1 unscored advisories, 4 errors" in line
     ssc("vulns", "show", "GHSA-trunc", expect=1)  # never written
 
 
@@ -185,9 +190,10 @@ def test_a_mirror_record_that_does_not_parse_keeps_the_cursor(
 
 
 def test_attribute_then_change_one_advisory_touches_only_its_package(
-    ssc: Ssc, registry: pypi.PyPIApp, tmp_path: Path
+    ssc: Ssc, registry: pypi.PyPIApp, tmp_path: Path, fake_registry: FakeRegistry
 ) -> None:
     ssc.json("ingest", "pypi")  # no OSV store yet: written unattributed
+    fake_registry.clear_log()  # from here on no registry request: stored versions are enough
     assert "unscored_vulnerabilities" not in versions_of(ssc, "pkg-00001")["0.1.0"]
     records = tmp_path / "records"
     records.mkdir()
@@ -254,6 +260,7 @@ def test_attribute_then_change_one_advisory_touches_only_its_package(
     assert versions_of(ssc, "pkg-00001")["0.1.0"]["vulnerabilities"] == []
     shown = ssc.json("vulns", "show", "PYSEC-b")
     assert shown["packages"][0]["affected_versions"] == ["1.1.0"]
+    assert fake_registry.requests() == []
 
 
 def test_inline_attribution_writes_new_versions_with_their_advisories(
@@ -281,16 +288,14 @@ def test_inline_attribution_writes_new_versions_with_their_advisories(
     assert summary["mode"] == {"pypi": "changed"} and summary["newly_vulnerable"] == 1
 
 
-def test_mongodb_unreachable_is_exit_5_with_the_password_redacted(ssc: Ssc) -> None:
+@pytest.mark.parametrize("variable", ["SSC_VULN_DB_URI", "VULN_DB_URI"])  # the old name too
+@pytest.mark.parametrize("command", [("vulns", "show", "GHSA-x"), ("ingest", "pypi")])
+def test_mongodb_unreachable_is_exit_5_with_the_password_redacted(
+    ssc: Ssc, registry: pypi.PyPIApp, variable: str, command: tuple[str, ...]
+) -> None:
     uri = "mongodb://admin:s3cret@127.0.0.1:9/?serverSelectionTimeoutMS=200"
     SqliteStore.from_uri(ssc.graph_uri).migrate()  # `vulns show` reads a graph, never makes one
-    result = ssc(
-        "vulns",
-        "show",
-        "GHSA-x",
-        env={"SSC_VULN_DB_URI": uri, "SSC_VULN_DB_TIMEOUT_MS": "200"},
-        expect=5,
-    )
+    result = ssc(*command, env={variable: uri, "SSC_VULN_DB_TIMEOUT_MS": "200"}, expect=5)
     assert "s3cret" not in result.stderr and "admin:***@127.0.0.1:9" in result.stderr
 
 
@@ -403,3 +408,15 @@ def test_doctor_names_the_mongodb_source_redacted_with_its_counts(ssc: Ssc, tmp_
         assert check["newest_age_seconds"] > 86_400 * 30
     finally:
         populated.close()
+
+
+def test_sync_without_arguments_reads_the_mirror_folders_of_the_graphs_ecosystems(
+    ssc: Ssc, registry: pypi.PyPIApp, bucket: OsvBucketApp, fake_registry: FakeRegistry
+) -> None:
+    bucket.put(advisory("PYSEC-1", "pkg-00001", [{"introduced": "0"}]))
+    bucket.put(advisory("GHSA-n", "left-pad", [{"introduced": "0"}], eco="npm"))
+    ssc.json("ingest", "pypi", "--limit", "1")
+    fake_registry.clear_log()
+    summary = ssc.json("vulns", "sync")  # SSC_OSV_URL, the graph holds PyPI only
+    assert summary["cursors_saved"] == ["PyPI"] and summary["records_loaded"] == 1
+    assert {p.split("/")[2] for _, p, _ in fake_registry.requests("/osv/")} == {"PyPI"}

@@ -142,3 +142,62 @@ def test_doctor_describes_counts_and_the_age_of_the_newest_record(source: Popula
     assert report["newest_modified"]["npm"].startswith("2024-01-01")
     assert report["newest_age_seconds"] == 2 * 86_400 + 6 * 3600
     assert "pypi 4" in report["detail"] and "newest modified 2d 6h ago" in report["detail"]
+
+
+def test_bad_documents_are_named_once_and_the_rest_read(source: Populated) -> None:
+    if source.kind == "osv":
+        # The embedded store holds only records that validated at sync (whose summary named
+        # the bad ones): reading it names nothing.
+        source.source.advisories(PYPI, ["requests"])
+        assert (source.source.invalid, source.source.rejected_vectors) == ([], [])
+        return
+    source.collection.insert_one(
+        {"id": "GHSA-bad", "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"}}]}
+    )  # no `modified`
+    source.put([rec("GHSA-vec", ("PyPI", "requests"),
+                    severity=[{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:Q"}])])  # fmt: skip
+    for _ in range(2):  # a second batch naming the same package names them no second time
+        found = source.source.advisories(PYPI, ["requests"])
+    assert ids(found, "requests") == ["GHSA-1", "GHSA-vec", "PYSEC-W"]
+    assert source.source.invalid == ["GHSA-bad: modified: Field required"]
+    assert [v["id"] for v in source.source.rejected_vectors] == ["GHSA-vec"]
+
+
+class _Recording:
+    """A collection that records each method called on it (and forwards it)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, args))
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_mongodb_is_only_read_and_finds_project_only_what_matching_reads(tmp_path: Path) -> None:
+    populated = Populated("mongo-fake", tmp_path)
+    populated.put(RECORDS)
+    recording = _Recording(populated.mongo._collection)
+    populated.mongo._collection = recording
+    try:
+        s = populated.source
+        s.advisories(PYPI, ["requests"])
+        s.changes(PYPI, s.changes(PYPI, None).cursor)
+        s.get("CVE-1")
+        s.info()
+    finally:
+        populated.close()
+    assert {name for name, _ in recording.calls} <= {"find", "find_one", "count_documents"}
+    name, (query, projection) = recording.calls[0]  # the batch query of advisories()
+    assert name == "find"
+    assert projection == {"_id": 0, "id": 1, "modified": 1, "withdrawn": 1,
+                          "schema_version": 1, "aliases": 1, "severity": 1,
+                          "affected.package": 1, "affected.ranges": 1, "affected.versions": 1,
+                          "affected.severity": 1}  # fmt: skip
+    assert "details" not in projection and "affected" in query

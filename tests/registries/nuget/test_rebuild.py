@@ -147,3 +147,32 @@ def test_rebuild_classifies_the_packages_it_wrote(ssc: Ssc, app: nuget.NuGetApp)
     assert summary["classified"]["packages"] == 12
     assert summary["classified"]["by_status"]["open_source"] == 12  # licenseExpression MIT
     assert ssc.json("rebuild", "nuget", env=OFFLINE)["classified"]["packages"] == 0  # unchanged
+
+
+def test_rebuild_attributes_the_versions_it_writes_offline(
+    ssc: Ssc, app: nuget.NuGetApp, fake_registry: FakeRegistry, tmp_path: Path
+) -> None:
+    import json
+
+    ssc("ingest", "nuget")  # no advisories yet: written unattributed
+    record = {
+        "id": "GHSA-n",
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [{"package": {"ecosystem": "NuGet", "name": "synthetic.pkg3"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.1.0"}]}]}],
+    }  # fmt: skip
+    (tmp_path / "a.json").write_text(json.dumps(record))
+    ssc.json("vulns", "sync", str(tmp_path / "a.json"))
+    fake_registry.clear_log()
+    summary = ssc.json("rebuild", "nuget", "--name", "Synthetic.Pkg3", env=OFFLINE)
+    assert fake_registry.requests() == []
+    assert summary["vulnerabilities"]["vulnerable_versions"] == 2
+    versions = {
+        v["name"]: v
+        for v in ssc.export()
+        if v["type"] == "version" and v["package"] == "pkg:nuget/synthetic.pkg3"
+    }
+    assert versions["1.1.0"]["vulnerabilities"] == ["GHSA-n"]
+    assert versions["1.1.0"]["unscored_vulnerabilities"] == 1  # no severity: unscored
+    assert versions["1.0.0"]["vulnerabilities"] == []
+    assert versions["1.0.0"]["unscored_vulnerabilities"] == 0
