@@ -37,6 +37,11 @@ def test_eight_workers_two_killed_one_redis_restart_every_message_settled_once(
     finally:
         server.stop()
     assert report.problems == [], (report.problems, report.figures())
-    assert len(report.events) == 3 and report.redis_down >= 1.0
-    assert report.orphaned > 0 and report.total("reclaimed") >= report.orphaned
+    figures = report.figures()
+    assert len(report.events) == 3 and report.redis_down >= 1.0, figures
+    # The kills left entries behind, and they were claimed (the accounting shows none lost).
+    # Not `reclaimed >= orphaned`: the first victim's entries may be claimed by the worker killed
+    # second, whose summary dies with it, and a victim may ack its batch between the check that
+    # it holds one and the SIGKILL.
+    assert report.orphaned > 0 and report.total("reclaimed") > 0, figures
     assert report.dead_letters["failed"] == sum(1 for p in planned(PLAN) if p.kind == "refused")
