@@ -49,9 +49,9 @@ class Queue(Protocol):
 
     async def read(self, count: int, block_ms: int) -> list[Entry]: ...
 
-    async def ack(self, ids: Sequence[str]) -> None: ...
+    async def ack(self, ids: Sequence[str]) -> int: ...
 
-    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None: ...
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> int: ...
 
     async def heartbeat(self, ids: Sequence[str]) -> None: ...
 
@@ -90,6 +90,11 @@ class DrainSummary:
     unsupported_types: int = 0
     reclaimed: int = 0
     dead_lettered: int = 0
+    # Duplicate deliveries whose effect was prevented: a redelivered request for a package the
+    # graph already held (nothing fetched or written again), and an entry another consumer (or
+    # this one's own command whose reply Redis lost) had already acked or dead-lettered.
+    redeliveries_already_done: int = 0
+    already_settled: int = 0
     success_rate: float = 100.0
     extracted: int = 0  # packages fetched and written
     already_present: int = 0  # requests for packages the graph had (edge written, no fetch)
@@ -229,9 +234,10 @@ class Drain:
             finished.set()
             await beat
         # Only now, with every graph write of the batch committed.
-        await self.queue.dead_letter(dead)
-        await self.queue.ack(done)
-        summary.dead_lettered += len(dead)
+        written = await self.queue.dead_letter(dead)
+        acked = await self.queue.ack(done)
+        summary.dead_lettered += written
+        summary.already_settled += len(dead) - written + len(done) - acked
         if deferred:
             # A registry outage is not the message's fault: its attempt is given back, so the
             # messages wait out the outage pending instead of ending up as dead letters.
@@ -336,6 +342,8 @@ class Drain:
                 done.append(entry.id)
                 if outcome is None:
                     self.summary.already_present += 1
+                    if entry.reclaimed or entry.deliveries > 1:
+                        self.summary.redeliveries_already_done += 1
                 elif outcome.missing:
                     self.summary.missing += 1
             # The requirement is real even when the package could not be extracted.

@@ -3,8 +3,9 @@
 A worker's connection drops when Redis restarts, fails over or the network blips. The client
 reconnects on the next command, so retrying the command is the reconnection; only an outage
 longer than SSC_QUEUE_RECONNECT_SECONDS ends the worker (QueueUnavailable, exit 5). Retrying is
-safe: reads hand over what is pending again, acks and dead letters are idempotent enough (a
-dead letter written twice, a dependency queued twice, both harmless). A stop ends the waiting.
+safe: reads hand over what is pending again, an ack is idempotent, a dead letter is written only
+by the XACK that settles its entry (never twice), and a dependency queued twice is harmless. A
+stop ends the waiting.
 """
 
 from __future__ import annotations
@@ -73,11 +74,11 @@ class ReconnectingQueue:
     async def read(self, count: int, block_ms: int) -> list[Entry]:
         return await self._call("reading the stream", lambda: self.inner.read(count, block_ms))
 
-    async def ack(self, ids: Sequence[str]) -> None:
-        await self._call("acknowledging entries", lambda: self.inner.ack(ids))
+    async def ack(self, ids: Sequence[str]) -> int:
+        return await self._call("acknowledging entries", lambda: self.inner.ack(ids))
 
-    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
-        await self._call("writing dead letters", lambda: self.inner.dead_letter(letters))
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> int:
+        return await self._call("writing dead letters", lambda: self.inner.dead_letter(letters))
 
     async def heartbeat(self, ids: Sequence[str]) -> None:
         # Not retried here: the batch's heartbeat task logs a failure and beats again later.

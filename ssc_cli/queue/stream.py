@@ -20,6 +20,20 @@ from ssc_cli.settings import Settings
 
 _PIPELINE_CHUNK = 1_000  # commands per round trip when publishing or moving dead letters
 
+# KEYS: stream, dead-letter stream; ARGV: group, entry id, dead-letter MAXLEN (0: none), then the
+# letter's fields and values. XACK first: the letter is written only if that settled the entry.
+_SETTLE_AS_DEAD_LETTER = """
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local args = {KEYS[2]}
+if tonumber(ARGV[3]) > 0 then
+  args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = ARGV[3]
+end
+args[#args + 1] = '*'
+for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call('XADD', unpack(args))
+return 1
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class StreamConfig:
@@ -245,18 +259,28 @@ class ExtractionStream:
                     )
                 await pipe.execute()
 
-    async def ack(self, ids: Sequence[str]) -> None:
+    async def ack(self, ids: Sequence[str]) -> int:
+        """XACK; the number of entries this settled (the others had been acked already)."""
         if not ids:
-            return
+            return 0
         with _redis_errors("acknowledging entries"):
-            await self.client.xack(self.config.stream, self.config.group, *ids)
+            return int(await self.client.xack(self.config.stream, self.config.group, *ids))
 
-    async def dead_letter(self, letters: Sequence[DeadLetter], *, ack: bool = True) -> None:
-        """XADD each to the dead-letter stream and XACK it, both in one MULTI."""
+    async def dead_letter(self, letters: Sequence[DeadLetter], *, ack: bool = True) -> int:
+        """Each letter XADDed to the dead-letter stream and its entry XACKed, all in one MULTI;
+        the number written.
+
+        With ack, a letter is written only when its own XACK settled the entry (one script per
+        letter): an entry already acked or dead-lettered gets no second letter, whether another
+        consumer claimed it while this one still worked on it, or this MULTI is sent again after
+        its reply was lost to a Redis restart. Without ack (entries Redis already dropped from
+        the pending list), every letter is written.
+        """
         if not letters:
-            return
+            return 0
         cfg = self.config
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        script = self.client.register_script(_SETTLE_AS_DEAD_LETTER)
         with _redis_errors("writing dead letters"):
             async with self.client.pipeline(transaction=True) as pipe:
                 for letter in letters:
@@ -273,15 +297,22 @@ class ExtractionStream:
                     }
                     if "data" not in entry.fields:
                         fields["fields"] = json.dumps(entry.fields, sort_keys=True)
-                    pipe.xadd(
-                        cfg.dead_letters,
-                        fields,  # type: ignore[arg-type]
-                        maxlen=cfg.dead_letter_maxlen or None,
-                        approximate=True,
-                    )
-                if ack:
-                    pipe.xack(cfg.stream, cfg.group, *[letter.entry.id for letter in letters])
-                await pipe.execute()
+                    if ack:
+                        pairs = [item for pair in fields.items() for item in pair]
+                        await script(
+                            keys=[cfg.stream, cfg.dead_letters],
+                            args=[cfg.group, entry.id, cfg.dead_letter_maxlen, *pairs],
+                            client=pipe,
+                        )
+                    else:
+                        pipe.xadd(
+                            cfg.dead_letters,
+                            fields,  # type: ignore[arg-type]
+                            maxlen=cfg.dead_letter_maxlen or None,
+                            approximate=True,
+                        )
+                replies: list[Any] = await pipe.execute()
+        return sum(int(r) for r in replies) if ack else len(letters)
 
     async def drained(self) -> bool:
         """Nothing left for the group: no undelivered entry and nothing pending anywhere."""

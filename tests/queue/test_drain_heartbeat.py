@@ -35,11 +35,13 @@ class StubbornQueue:
         batch, self.entries = self.entries[:count], self.entries[count:]
         return batch
 
-    async def ack(self, ids: Sequence[str]) -> None:
+    async def ack(self, ids: Sequence[str]) -> int:
         self.acked += ids
+        return len(ids)
 
-    async def dead_letter(self, letters: Sequence[DeadLetter]) -> None:
+    async def dead_letter(self, letters: Sequence[DeadLetter]) -> int:
         assert not letters, f"nothing should be dead-lettered: {letters}"
+        return 0
 
     async def heartbeat(self, ids: Sequence[str]) -> None:
         self.beats += 1

@@ -4,12 +4,9 @@ is reconnected to for SSC_QUEUE_RECONNECT_SECONDS, then exit 5."""
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ import redis
 from tests.conftest import Ssc
 from tests.fakeregistry import pypi
 from tests.fakeregistry.server import FakeRegistry, Faults
-from tests.queue.conftest import _free_port, _stop
+from tests.queue.redis_server import RestartableRedis, extracted_count
 
 STREAM, GROUP, DLQ = "package-extraction", "extractors", "package-extraction-dlq"
 
@@ -65,64 +62,14 @@ def test_a_package_failing_while_its_registry_is_up_still_spends_its_attempts(
     assert letter["reason"] == "failed" and letter["attempts"] == "3"
 
 
-class _Redis:
-    """A redis-server of the test's own, on one port, that can be stopped and started again."""
-
-    def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        assert binary is not None  # the redis_server fixture already failed or skipped otherwise
-        self.binary, self.workdir, self.port = binary, workdir, _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        # appendonly: what was on the stream survives the restart, as with a real deployment.
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 30
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    assert self.proc.poll() is None and time.monotonic() < deadline
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            _stop(self.proc)
-            self.proc = None
-
-
 @pytest.fixture
-def own_redis(redis_server: str, tmp_path: Path) -> Iterator[_Redis]:
-    server = _Redis(tmp_path / "redis")
-    server.workdir.mkdir()
+def own_redis(redis_server: str, tmp_path: Path) -> Iterator[RestartableRedis]:
+    server = RestartableRedis(tmp_path / "redis")
     server.start()
     try:
         yield server
     finally:
         server.stop()
-
-
-def _extracted(ssc: Ssc) -> int:
-    try:
-        with closing(sqlite3.connect(ssc.graph_uri.removeprefix("sqlite:///"))) as db:
-            row = db.execute("SELECT count(*) FROM packages WHERE status = 'extracted'").fetchone()
-            return int(row[0])
-    except sqlite3.Error:
-        return 0
 
 
 def _wait(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
@@ -134,7 +81,11 @@ def _wait(condition: Callable[[], bool], process: subprocess.Popen[str], what: s
 
 
 def test_a_worker_rides_out_a_redis_restart(
-    qssc: Ssc, app: pypi.PyPIApp, fake_registry: FakeRegistry, own_redis: _Redis, tmp_path: Path
+    qssc: Ssc,
+    app: pypi.PyPIApp,
+    fake_registry: FakeRegistry,
+    own_redis: RestartableRedis,
+    tmp_path: Path,
 ) -> None:
     env: dict[str, str | None] = {"SSC_REDIS_URL": own_redis.url}
     names = tmp_path / "names.txt"
@@ -144,7 +95,7 @@ def test_a_worker_rides_out_a_redis_restart(
     worker = qssc.popen(
         "drain-queue", "--until-empty", "--no-follow-deps", "--batch", "2", "--json", env=env
     )
-    _wait(lambda: _extracted(qssc) >= 4, worker, "a few batches")
+    _wait(lambda: extracted_count(qssc.graph_uri) >= 4, worker, "a few batches")
     own_redis.stop()
     time.sleep(2.0)  # an outage of a couple of seconds; the worker keeps trying meanwhile
     own_redis.start()
@@ -153,7 +104,7 @@ def test_a_worker_rides_out_a_redis_restart(
     assert "reconnecting in" in err and "Redis is back" in err
     summary = json.loads(out)
     assert summary["dead_lettered"] == 0
-    assert _extracted(qssc) == 30
+    assert extracted_count(qssc.graph_uri) == 30
     client = redis.Redis.from_url(own_redis.url, decode_responses=True)
     try:
         assert client.xinfo_groups(STREAM)[0]["pending"] == 0 and client.xlen(DLQ) == 0
@@ -162,7 +113,7 @@ def test_a_worker_rides_out_a_redis_restart(
 
 
 def test_a_worker_gives_up_after_the_reconnect_window(
-    qssc: Ssc, app: pypi.PyPIApp, fake_registry: FakeRegistry, own_redis: _Redis
+    qssc: Ssc, app: pypi.PyPIApp, fake_registry: FakeRegistry, own_redis: RestartableRedis
 ) -> None:
     env: dict[str, str | None] = {
         "SSC_REDIS_URL": own_redis.url,

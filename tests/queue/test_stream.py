@@ -222,3 +222,33 @@ def test_a_consumer_leaves_the_group_only_when_it_holds_nothing(
 
     _with_streams(redis_server, body)
     assert names() == {"b"}
+
+
+def test_an_entry_settled_already_gets_no_second_dead_letter(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
+    """Two consumers holding one entry (the first stalled past claim-idle, e.g. through a Redis
+    restart), and a dead-letter MULTI sent again after its reply was lost: one letter only."""
+
+    async def body(make: Callable[..., ExtractionStream]) -> list[int]:
+        a = make("a", claim_idle_ms=NEVER, dead_letter_maxlen=1_000)
+        b = make("b", claim_idle_ms=NEVER)
+        await a.publish(_messages(3))
+        held = await a.read(10, 0)
+        taken = await _claiming_at_once(b).read(10, 0)  # a still works on them meanwhile
+        assert [e.id for e in taken] == [e.id for e in held]
+        written = [await a.dead_letter([DeadLetter(held[0], "failed", "a")])]
+        written.append(await b.dead_letter([DeadLetter(taken[0], "failed", "b")]))
+        written.append(await b.dead_letter([DeadLetter(taken[0], "failed", "b again")]))
+        assert await b.ack([taken[1].id]) == 1
+        written.append(await a.dead_letter([DeadLetter(held[1], "failed", "acked before")]))
+        written.append(await b.dead_letter([DeadLetter(taken[2], "failed", "b")]))
+        # Entries Redis already dropped from the pending list: written without an ack.
+        written.append(await b.dead_letter([DeadLetter(taken[2], "trimmed", "gone")], ack=False))
+        return written
+
+    assert _with_streams(redis_server, body) == [1, 0, 0, 0, 1, 1]
+    letters = [fields for _id, fields in redis_client.xrange(DLQ)]
+    assert [(f["consumer"], f["error"]) for f in letters] == [("a", "a"), ("b", "b"), ("b", "gone")]
+    assert letters[0]["attempts"] == "1" and '"p0"' in letters[0]["data"]
+    assert redis_client.xinfo_groups(STREAM)[0]["pending"] == 0
