@@ -12,6 +12,7 @@ from ssc_cli.cli.context import Context, configure_logging
 from ssc_cli.cli.doctor import doctor_command
 from ssc_cli.cli.graph import graph_app
 from ssc_cli.cli.jobs import ingest_command, update_command
+from ssc_cli.cli.lazy_coercion import install as build_converters_lazily
 from ssc_cli.cli.licenses import classify_command, licenses_app
 from ssc_cli.cli.quality import check_command, status_command
 from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
@@ -107,6 +108,7 @@ def _hide_flag_types() -> None:
 
 _end_every_help_with_the_epilog(app)
 _hide_flag_types()
+build_converters_lazily()  # no pydantic for options left out (`ssc graph --help`)
 
 # Global options accepted after the command too (`ssc ingest pypi -q`), as cron lines are written.
 _GLOBAL_FLAGS = frozenset({"-q", "--quiet", "--verbose", "--json"})
