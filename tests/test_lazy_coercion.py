@@ -38,8 +38,11 @@ def _app() -> typer.Typer:
         when: Annotated[datetime | None, typer.Option("--when")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
         label: Annotated[str, typer.Option("--label", parser=str.upper)] = "x",
+        page: Annotated[int, typer.Option("--page", min=1, max=3)] = 1,
+        pct: Annotated[list[int] | None, typer.Option("--pct", max=100, clamp=True)] = None,
     ) -> None:
-        values = (name, verbose, limit, ratio, count, env_file, colour, tags, when, dry_run, label)
+        values = (name, verbose, limit, ratio, count, env_file, colour, tags, when, dry_run)
+        values += (label, page, pct)
         typer.echo(repr(values))
 
     @app.command()
@@ -55,6 +58,15 @@ ARGS = [
     ["show", "pypi", "--limit", "0"],
     ["show", "pypi", "--limit", "x"],
     ["show", "pypi", "--count", " 12 "],
+    ["show", "pypi", "--count", "007", "--limit", "+3"],
+    ["show", "pypi", "--count", "1_000", "--limit", "１２"],
+    ["show", "pypi", "--count", "-4", "--limit", "99999999999999999999999"],
+    ["show", "pypi", "--count", "0", "--limit", "1"],
+    ["show", "pypi", "--limit", "-1"],
+    ["show", "pypi", "--page", "0"],
+    ["show", "pypi", "--pct", "150", "--pct", "5"],
+    ["show", "pypi", "--page", "3", "--pct", "100"],
+    ["show", "pypi", "--page", "4"],
     ["show", "pypi", "--count", "1.5"],
     ["show", "pypi", "--env-file", "a/b.env", "--colour", "blue", "--tag", "a", "--tag", "b"],
     ["show", "pypi", "--colour", "green"],
@@ -87,4 +99,6 @@ def test_an_absent_or_unchanged_value_builds_no_converter() -> None:
     assert param._coerce_value(3, param=None, ctx=None) == 3  # type: ignore[arg-type]
     assert "_built" not in vars(param)
     assert param._coerce_value("4", param=None, ctx=None) == 4  # type: ignore[arg-type]
-    assert "_built" in vars(param)  # a string for an int: typer's own converter
+    assert "_built" not in vars(param)  # a plain decimal number: int() of it
+    assert param._coerce_value(" 5", param=None, ctx=None) == 5  # type: ignore[arg-type]
+    assert "_built" in vars(param)  # anything else: typer's own converter

@@ -6,12 +6,14 @@ imports pydantic (about 100 ms), even `ssc graph --help`, whose callback options
 Here each parameter gets a stand-in that builds typer's own converter at the first value that
 needs it. A value that typer's converter returns unchanged never builds one: an absent value
 (None, which typer passes through without its converter too), a `str` for a `str` parameter, an
-`int` for an `int` parameter without bounds (the `-v` count). Everything else, and every error
-message, is typer's own.
+`int` for an `int` parameter without bounds (the `-v` count); and a plain decimal number within an
+`int` parameter's bounds (`--limit 10`) is what int() makes of it. Everything else, and every
+error message, is typer's own.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from typer.core import _TyperParameter
 
 _typer_build = _coercion.build_runtime_param
+_PLAIN_INT = re.compile(r"0|[1-9][0-9]{0,17}")  # no sign, space, underscore or leading zero
 
 
 @dataclass(frozen=True)
@@ -35,19 +38,26 @@ class LazyRuntimeParam(_coercion.RuntimeParam):
     def _built(self) -> _coercion.RuntimeParam:
         return _typer_build(self.descriptor)
 
-    def _unchanged(self, value: Any) -> bool:
+    def _plain(self, value: Any) -> tuple[bool, Any]:
+        """(True, the value typer's converter would return) where that is sure, else (False, _)."""
         info = self.parameter_info
         if info.parser is not None:
-            return False
+            return False, None
         if self.annotation is str:
-            return type(value) is str
-        if self.annotation is int:
-            return type(value) is int and info.min is None and info.max is None
-        return False
+            return type(value) is str, value
+        if self.annotation is int and not info.clamp:
+            if type(value) is str and _PLAIN_INT.fullmatch(value):
+                value = int(value)
+            if type(value) is not int:
+                return False, None
+            low, high = info.min, info.max
+            return (low is None or value >= low) and (high is None or value <= high), value
+        return False, None
 
     def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
-        if self._unchanged(value):
-            return value
+        plain, converted = self._plain(value)
+        if plain:
+            return converted
         return self._built._coerce_value(value, param=param, ctx=ctx)
 
 
