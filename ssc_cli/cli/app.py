@@ -12,13 +12,20 @@ from ssc_cli.cli.context import Context, configure_logging
 from ssc_cli.cli.doctor import doctor_command
 from ssc_cli.cli.graph import graph_app
 from ssc_cli.cli.jobs import ingest_command, update_command
-from ssc_cli.cli.lazy_coercion import install as build_converters_lazily
 from ssc_cli.cli.licenses import classify_command, licenses_app
 from ssc_cli.cli.quality import check_command, status_command
 from ssc_cli.cli.queue import drain_queue_command, enqueue_command, queue_app
 from ssc_cli.cli.rebuild import rebuild_command
 from ssc_cli.cli.vulns import vulns_app
 from ssc_cli.pipeline.stop import terminate_on_sigterm
+
+try:  # typer 0.29's private converter hook; a typer without it converts as it always did
+    from ssc_cli.cli.lazy_coercion import install as build_converters_lazily
+except (ImportError, AttributeError):  # pragma: no cover (the pinned typer has it)
+
+    def build_converters_lazily() -> None:
+        """typer's own converters, built when typer builds them."""
+
 
 # The end of every --help: what the exit code means and where the settings are (docs/cli.md).
 EPILOG = (
