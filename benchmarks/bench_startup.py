@@ -2,10 +2,14 @@
 lazy imports), side by side.
 
 Run: python benchmarks/bench_startup.py [--runs N] [--baseline COMMIT]
-Wall time, median of N runs, of `python -m ssc_cli --help`, `graph show --help` and
-`graph show pypi x` on a graph that does not exist (exit 2, nothing touches the network), and
-the time `ssc ingest pypi --limit 1` takes from its start to its first request, which a server
-on 127.0.0.1 (SSC_PYPI_URL) records (the child is then killed), plus the slowest imports of `python -X importtime -c "import ssc_cli.cli.app"`.
+Wall time of `python -m ssc_cli --help`, `graph show --help` and `graph show pypi x` on a graph
+that does not exist (exit 2, nothing touches the network), and the time `ssc ingest pypi --limit 1`
+takes from its start to its first request, which a server on 127.0.0.1 (SSC_PYPI_URL) records
+(the child is then killed). The two trees take turns run by run, so a machine that others load
+slows both alike; the median and the fastest of N runs are reported. Beside each, the import
+time of that command line (`python -X importtime`, the sum of every module's own time; for the
+ingest, of what it loaded before its first request), and the slowest imports of
+`python -X importtime -c "import ssc_cli.cli.app"`.
 The baseline is checked out with `git worktree add` into a temporary directory.
 """
 
@@ -20,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,22 +50,31 @@ def _environment(tree: Path, work: Path) -> dict[str, str]:
     return env
 
 
-def _median_seconds(
-    tree: Path, env: dict[str, str], args: list[str], expect: int, runs: int
-) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "ssc_cli", *args], env=env, cwd=tree, capture_output=True
+def _run_seconds(
+    tree: Path, env: dict[str, str], args: list[str], expect: int, importtime: bool = False
+) -> tuple[float, str]:
+    """Wall time of one `python -m ssc_cli ARGS`, and its stderr."""
+    flags = ["-X", "importtime"] if importtime else []
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, *flags, "-m", "ssc_cli", *args], env=env, cwd=tree, capture_output=True
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != expect:
+        raise SystemExit(
+            f"{tree}: ssc {' '.join(args)} exited {result.returncode}, expected {expect}\n"
+            f"{result.stderr.decode()[-2000:]}"
         )
-        times.append(time.perf_counter() - started)
-        if result.returncode != expect:
-            raise SystemExit(
-                f"{tree}: ssc {' '.join(args)} exited {result.returncode}, expected {expect}\n"
-                f"{result.stderr.decode()[-2000:]}"
-            )
-    return statistics.median(times)
+    return elapsed, result.stderr.decode()
+
+
+def _import_ms(stderr: str) -> float:
+    """The sum of every module's own import time (ms) in `-X importtime` output."""
+    total = 0
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "cumulative" not in line:
+            total += int(line.removeprefix("import time:").split("|")[0])
+    return total / 1000
 
 
 class _FirstRequest(http.server.BaseHTTPRequestHandler):
@@ -79,22 +94,27 @@ class _FirstRequest(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _first_request_seconds(tree: Path, env: dict[str, str], runs: int) -> float:
-    """Median time from spawning `ssc ingest pypi --limit 1` to its first request."""
-    times = []
-    for _ in range(runs):
-        _FirstRequest.arrivals = []
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FirstRequest)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        child_env = {**env, "SSC_PYPI_URL": url, "SSC_HTTP_RATE_LIMIT": "off"}
+def _first_request_seconds(
+    tree: Path, env: dict[str, str], importtime: bool = False
+) -> tuple[float, str]:
+    """Time from spawning `ssc ingest pypi --limit 1` to its first request, and its stderr up
+    to then."""
+    _FirstRequest.arrivals = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FirstRequest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    # Its own graph: the one of `graph show pypi x` must stay absent (exit 2).
+    graph = env["SSC_GRAPH_URI"].replace("no-graph.sqlite", "ingest.sqlite")
+    child_env = {**env, "SSC_PYPI_URL": url, "SSC_HTTP_RATE_LIMIT": "off", "SSC_GRAPH_URI": graph}
+    flags = ["-X", "importtime"] if importtime else []
+    with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         child = subprocess.Popen(
-            [sys.executable, "-m", "ssc_cli", "ingest", "pypi", "--limit", "1"],
+            [sys.executable, *flags, "-m", "ssc_cli", "ingest", "pypi", "--limit", "1"],
             env=child_env,
             cwd=tree,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
         )
         try:
             while not _FirstRequest.arrivals and child.poll() is None:
@@ -102,15 +122,17 @@ def _first_request_seconds(tree: Path, env: dict[str, str], runs: int) -> float:
                     raise SystemExit(f"{tree}: ssc ingest made no request in 60 s")
                 time.sleep(0.001)
             if not _FirstRequest.arrivals:
-                err = child.stderr.read().decode() if child.stderr else ""
+                stderr.seek(0)
+                err = stderr.read().decode()
                 raise SystemExit(f"{tree}: ssc ingest exited before any request\n{err[-2000:]}")
-            times.append(_FirstRequest.arrivals[0] - started)
+            elapsed = _FirstRequest.arrivals[0] - started
         finally:
             child.kill()
             child.wait()
             server.shutdown()
             server.server_close()
-    return statistics.median(times)
+        stderr.seek(0)
+        return elapsed, stderr.read().decode()
 
 
 def _importtime(tree: Path, env: dict[str, str], top: int) -> list[tuple[str, float]]:
@@ -159,38 +181,67 @@ def main() -> None:
         )
         try:
             trees = {f"{args.baseline} (before)": base, f"{head} (this tree)": REPO}
-            timings: dict[str, list[float]] = {}
-            imports: dict[str, list[tuple[str, float]]] = {}
-            for label, tree in trees.items():
-                env = _environment(tree, work / label.split()[0])
-                _median_seconds(
-                    tree, env, ["--help"], 0, 1
-                )  # warm the .pyc files and the page cache
-                timings[label] = [
-                    _median_seconds(tree, env, argv, expect, args.runs)
-                    for _title, argv, expect in COMMANDS
+            envs = {
+                label: _environment(tree, work / label.split()[0]) for label, tree in trees.items()
+            }
+            # One run of a command: its wall time and its stderr (with or without -X importtime).
+            jobs: list[Callable[[Path, dict[str, str], bool], tuple[float, str]]] = [
+                partial(_command, argv, expect) for _title, argv, expect in COMMANDS
+            ]
+            jobs.append(_first_request_seconds)
+            for label, tree in trees.items():  # warm the .pyc files and the page cache
+                _run_seconds(tree, envs[label], ["--help"], 0)
+            timings: dict[str, list[list[float]]] = {label: [[] for _ in jobs] for label in trees}
+            for run in range(args.runs):  # the trees take turns, first one then the other
+                order = list(trees) if run % 2 == 0 else list(reversed(trees))
+                for index, job in enumerate(jobs):
+                    for label in order:
+                        seconds, _stderr = job(trees[label], envs[label], False)
+                        timings[label][index].append(seconds)
+            import_ms = {
+                label: [
+                    min(_import_ms(job(tree, envs[label], True)[1]) for _ in range(3))
+                    for job in jobs
                 ]
-                timings[label].append(_first_request_seconds(tree, env, args.runs))
-                imports[label] = _importtime(tree, env, args.top)
+                for label, tree in trees.items()
+            }
+            imports = {
+                label: _importtime(tree, envs[label], args.top) for label, tree in trees.items()
+            }
         finally:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(base)], cwd=REPO, check=False
             )
     (before, after) = trees
-    print(f"ssc start-up, wall time, median of {args.runs} runs, {os.cpu_count()} CPUs\n")
-    print(f"| command | {before} | {after} | ratio |")
-    print("|---|---:|---:|---:|")
+    print(
+        f"ssc start-up, wall time: median (fastest) of {args.runs} runs, the trees taking turns; "
+        f"imports: sum of -X importtime, the least of 3 runs; {os.cpu_count()} CPUs, load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end\n"
+    )
+    print(f"| command | {before} | imports | {after} | imports | ratio (median) |")
+    print("|---|---:|---:|---:|---:|---:|")
     titles = [title for title, _argv, _expect in COMMANDS]
     titles.append("ssc ingest pypi --limit 1: start to first request")
     for index, title in enumerate(titles):
-        old, new = timings[before][index], timings[after][index]
-        print(f"| `{title}` | {old:.3f} s | {new:.3f} s | {old / new:.1f}x |")
+        old, new = (timings[label][index] for label in trees)
+        cells = [
+            f"{statistics.median(t):.3f} s ({min(t):.3f}) | {import_ms[label][index]:.0f} ms"
+            for label, t in ((before, old), (after, new))
+        ]
+        ratio = statistics.median(old) / statistics.median(new)
+        print(f"| `{title}` | {' | '.join(cells)} | {ratio:.1f}x |")
     for label in trees:
         print(f'\n`python -X importtime -c "import ssc_cli.cli.app"`, {label}, cumulative:\n')
         print("| module | ms |")
         print("|---|---:|")
         for name, ms in imports[label]:
             print(f"| {name} | {ms:.0f} |")
+
+
+def _command(
+    argv: list[str], expect: int, tree: Path, env: dict[str, str], importtime: bool
+) -> tuple[float, str]:
+    return _run_seconds(tree, env, argv, expect, importtime)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import diskcache
-import httpx
 
 from ssc_cli.egress import DEFAULT_PORTS, EgressPolicy, Rule, Target
 from ssc_cli.errors import (
@@ -33,6 +33,25 @@ from ssc_cli.errors import (
     UrlRefused,
 )
 from ssc_cli.settings import Settings, cache_dir_error, redact_url
+
+
+def _import_httpx() -> None:
+    """httpx's package imports its own command line (httpx._main: click, rich, pygments) where
+    click is installed, about 60 ms before an ingest's first request that ssc never uses (issue 8).
+    That one submodule is refused while httpx loads (its `httpx.main` is then httpx's stand-in
+    that asks for `httpx[cli]`) and importable again afterwards."""
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]  # None: ImportError, by design
+    try:
+        import httpx  # noqa: F401
+    finally:
+        del sys.modules["httpx._main"]
+
+
+_import_httpx()
+
+import httpx  # noqa: E402
 
 log = logging.getLogger(__name__)
 

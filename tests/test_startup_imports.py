@@ -1,5 +1,6 @@
-"""`ssc --help` and `ssc graph show --help` load no driver, HTTP client or version library
-(issue 8): the heavy modules are imported inside the commands that use them.
+"""`ssc --help`, `ssc graph show --help` and `ssc graph show` load no driver, HTTP client, version
+or licence library, and an ingest none of the drivers before its first request (issue 8): the
+heavy modules are imported inside the commands that use them, when they use them.
 
 Asserted on the modules loaded, not on time, so a busy machine cannot make it flaky.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,9 @@ import pytest
 
 from tests.conftest import REPO
 
-HEAVY = ("redis", "neo4j", "httpx", "pymongo", "univers")
+HEAVY = ("redis", "neo4j", "httpx", "pymongo", "univers", "cvss", "license_expression", "pydantic")
+# What a command that reads settings loads anyway (pydantic-settings is built on pydantic).
+SETTINGS = ("pydantic",)
 
 # Runs the real entry point (ssc_cli.cli.app:main, as the `ssc` script does) in a fresh
 # interpreter and prints the top-level names of the heavy modules it loaded.
@@ -35,10 +39,13 @@ print(json.dumps({{"exit": code, "loaded": loaded}}))
 """
 
 
+_LEAKY = ("SSC_", "GRAPH_DB_", "VULN_DB_", "REDIS_")  # settings of the developer's own shell
+
+
 def _loaded_by(*args: str, home: Path | None = None) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if home is not None:  # a command that runs: its own data dir, the embedded SQLite graph
-        env = {k: v for k, v in env.items() if not k.startswith(("SSC_", "GRAPH_DB_"))}
+        env = {k: v for k, v in env.items() if not k.startswith(_LEAKY)}
         env |= {"SSC_DATA_DIR": str(home / "data"), "SSC_CACHE_DIR": str(home / "cache")}
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(list(args))],
@@ -54,11 +61,22 @@ def _loaded_by(*args: str, home: Path | None = None) -> dict[str, object]:
     return data
 
 
-@pytest.mark.parametrize("args", [("--help",), ("graph", "show", "--help")])
+@pytest.mark.parametrize(
+    "args", [("--help",), ("graph", "--help"), ("graph", "show", "--help"), ("ingest", "--help")]
+)
 def test_help_loads_no_heavy_module(args: tuple[str, ...]) -> None:
+    # No pydantic either: typer's converters for the options left out are never built
+    # (ssc_cli/cli/lazy_coercion.py).
     data = _loaded_by(*args)
     assert data["exit"] == 0
     assert data["loaded"] == [], f"`ssc {' '.join(args)}` imported {data['loaded']}"
+
+
+def test_graph_show_loads_only_settings_and_the_store(tmp_path: Path) -> None:
+    # No graph there: exit 2 after reading the settings and opening the SQLite store.
+    data = _loaded_by("graph", "show", "pypi", "requests", home=tmp_path)
+    assert data["exit"] == 2
+    assert data["loaded"] == list(SETTINGS), data["loaded"]
 
 
 def test_a_locked_job_on_sqlite_loads_no_neo4j_driver(tmp_path: Path) -> None:
@@ -69,6 +87,75 @@ def test_a_locked_job_on_sqlite_loads_no_neo4j_driver(tmp_path: Path) -> None:
     assert data["exit"] == 0
     assert (tmp_path / "data" / "locks" / "vulns-sync.lock").exists()
     assert "neo4j" not in data["loaded"], data["loaded"]
+
+
+# Runs `ssc ingest` in a fresh interpreter until it opens its first connection (an audit hook on
+# socket.connect), then prints every module loaded by then and leaves: nothing listens there.
+FIRST_REQUEST = """
+import json, os, sys
+port = int(os.environ["SSC_PYPI_URL"].rsplit(":", 1)[1])
+
+def at_connect(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple) and args[1][1] == port:
+        print(json.dumps(sorted(sys.modules)), flush=True)
+        os._exit(0)
+
+sys.addaudithook(at_connect)
+sys.argv = ["ssc", "ingest", "pypi", "--limit", "1"]
+from ssc_cli.cli.app import main
+main()
+"""
+
+# Not needed before an ingest's first request: the queue, the other drivers, httpx's own command
+# line (click, rich, pygments where click is installed), the CVSS and licence parsers, and
+# ssc's classification and vulnerability matching (loaded at the first write or at the end).
+NOT_BEFORE_FIRST_REQUEST = (
+    "redis",
+    "neo4j",
+    "pymongo",
+    "httpx._main",
+    "cvss",
+    "license_expression",
+    "ssc_cli.queue",
+    "ssc_cli.pipeline.classify",
+    "ssc_cli.pipeline.checks",
+    "ssc_cli.licenses.classify",
+    "ssc_cli.vulns.attribute",
+    "ssc_cli.vulns.match",
+)
+
+
+def test_ingest_loads_no_driver_before_its_first_request(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a free port; the child leaves when it connects there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY)}
+    env |= {
+        "PYTHONPATH": str(REPO),
+        "SSC_DATA_DIR": str(tmp_path / "data"),
+        "SSC_CACHE_DIR": str(tmp_path / "cache"),
+        "SSC_PYPI_URL": f"http://127.0.0.1:{port}",
+        "SSC_HTTP_RATE_LIMIT": "off",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_REQUEST],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "httpx" in loaded  # the probe saw the first request, not an early exit
+    early = sorted(
+        m
+        for m in loaded
+        for heavy in NOT_BEFORE_FIRST_REQUEST
+        if m.split(".")[: heavy.count(".") + 1] == heavy.split(".")
+    )
+    assert early == [], f"loaded before the first request: {early}"
 
 
 # `import click` fails in this interpreter, as in a plain `pip install ssc`: typer vendors click

@@ -19,6 +19,14 @@ from ssc_cli.cli.rebuild import rebuild_command
 from ssc_cli.cli.vulns import vulns_app
 from ssc_cli.pipeline.stop import terminate_on_sigterm
 
+try:  # typer 0.29's private converter hook; a typer without it converts as it always did
+    from ssc_cli.cli.lazy_coercion import install as build_converters_lazily
+except (ImportError, AttributeError):  # pragma: no cover (the pinned typer has it)
+
+    def build_converters_lazily() -> None:
+        """typer's own converters, built when typer builds them."""
+
+
 # The end of every --help: what the exit code means and where the settings are (docs/cli.md).
 EPILOG = (
     "Exit codes: 0 done; 1 finished, some packages failed (each recorded); 2 usage or settings; "
@@ -107,6 +115,7 @@ def _hide_flag_types() -> None:
 
 _end_every_help_with_the_epilog(app)
 _hide_flag_types()
+build_converters_lazily()  # no pydantic for options left out (`ssc graph --help`)
 
 # Global options accepted after the command too (`ssc ingest pypi -q`), as cron lines are written.
 _GLOBAL_FLAGS = frozenset({"-q", "--quiet", "--verbose", "--json"})

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ssc_cli.graph.interface import EXTRACTED, PENDING, GraphStore, now_iso
-from ssc_cli.pipeline import checks
-from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import Extraction, Outcome, RecordHook, recorded_run, run_status
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
@@ -236,6 +234,11 @@ async def _ingest(
         if cursor is not None and store.cursor(eco, "update") is None:
             store.set_cursor(eco, "update", cursor)
     summary.new_versions = extraction.stats.new_versions
+    # Classification and the checks load once the run is over, not before its first request
+    # (issue 8).
+    from ssc_cli.pipeline import checks
+    from ssc_cli.pipeline.classify import after_write
+
     summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     summary.vulnerabilities = inline_report(options.attribute)
     summary.graph_counts, summary.checks = checks.after_write(

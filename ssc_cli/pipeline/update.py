@@ -9,8 +9,6 @@ from typing import Any
 
 from ssc_cli.graph.interface import EcosystemView, GraphStore, now_iso
 from ssc_cli.models import Ecosystem, KnownPackage
-from ssc_cli.pipeline import checks
-from ssc_cli.pipeline.classify import after_write
 from ssc_cli.pipeline.extract import Extraction, Outcome, RecordHook, recorded_run, run_status
 from ssc_cli.pipeline.observe import MetricsTarget
 from ssc_cli.pipeline.scheduler import run_bounded
@@ -165,6 +163,10 @@ async def _update(
         summary.cursor_saved = True
     summary.total_versions = extraction.stats.new_versions
     summary.removed_versions = extraction.stats.removed_versions
+    # Classification and the checks load once the run is over, not before its first request
+    # (issue 8).
+    from ssc_cli.pipeline.classify import after_write
+
     summary.classified = after_write(store, eco, dry_run=options.dry_run, since=since)
     summary.vulnerabilities = inline_report(options.attribute)
     _close(store, eco, options, summary, started, http_counters)
@@ -180,6 +182,8 @@ def _close(
     http_counters: Callable[[], dict[str, int]],
 ) -> None:
     """The summary's totals, and the run record closed with them."""
+    from ssc_cli.pipeline import checks
+
     summary.errors = len(summary.failures)
     done = summary.packages_processed + summary.errors
     summary.success_rate = round(100.0 * summary.packages_processed / done, 2) if done else 100.0

@@ -6,12 +6,16 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ssc_cli.models import PackageRecord
 from ssc_cli.settings import Settings
-from ssc_cli.vulns.attribute import Attributor
-from ssc_cli.vulns.interface import SourceInfo, VulnerabilitySource
+
+# The matcher and the CVSS parsers load at the first batch to attribute, not when an ingest
+# starts: its first request comes sooner (issue 8).
+if TYPE_CHECKING:
+    from ssc_cli.vulns.attribute import Attributor
+    from ssc_cli.vulns.interface import SourceInfo, VulnerabilitySource
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,8 @@ class InlineAttribution:
             self._opened = True
             self._source = self._open()
             if self._source is not None:
+                from ssc_cli.vulns.attribute import Attributor
+
                 self.attributor = Attributor(self._source)
         if self.attributor is not None:
             self.attributor.attribute_records(records)
