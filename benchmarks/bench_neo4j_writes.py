@@ -1,6 +1,7 @@
 """ssc's batched UNWIND writes vs the old pipeline's per-version statements, on the real Neo4j.
 
-Run: python benchmarks/bench_neo4j_writes.py [--packages N] [--versions N] [--deps N] [--batch N]
+Run: python benchmarks/bench_neo4j_writes.py [--packages N] [--versions N] [--deps N] [--batch N,...]
+         [--jvm light,tuned] [--repeat N] [--warmup N] [--no-old]
 
 Starts the Neo4j 5.26 test server (tests/servers, built by `python3 -m tests.servers build`),
 then writes the same graph twice, side by side in one run: N PyPI packages with `--versions`
@@ -17,13 +18,18 @@ versions each (20,000 versions by default), each version requiring `--deps` earl
 Before either is timed, both write `--warmup` packages of another graph (then emptied): the
 first writes on a fresh JVM are several times slower, and only the first writer paid for them.
 
-Prints versions/s of each and the ratio.
+With several --jvm (server JVM settings, see JVMS) and --batch values, each JVM gets its own
+server and its own warm-up, and ssc's write is timed --repeat times per batch size, all in one
+run; the old pattern runs once, on the first JVM (--no-old skips it: it takes minutes).
+
+Prints versions/s of each (ssc: the best of its runs, every run listed) and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import sys
 import time
 from datetime import datetime
@@ -134,53 +140,104 @@ def _wipe(driver: neo4j.Driver) -> None:
             return
 
 
+# JVMs for the server, side by side in one run (--jvm). "light" is what the test fixtures use
+# (tests/servers: C1 only, serial GC, 1 GB: the quickest start on two cores); "tuned" is the
+# normal tiered JIT (C2 included) with a 2 GB heap and the parallel collector, for the benchmark
+# only (the fixtures stay light).
+JVMS = {
+    "light": list(servers._JAVA_OPTS["neo4j"]),
+    "tuned": ["-Xms2g", "-Xmx2g", "-XX:+UseParallelGC"],
+    "c2": ["-Xms256m", "-Xmx1g", "-XX:+UseSerialGC"],  # light's heap and GC, the full JIT
+}
+
+
+def _timed_ssc(uri: str, recs: list[PackageRecord], batch: int, repeat: int) -> list[float]:
+    """ssc's write of recs, repeat times on an emptied graph; each run's seconds."""
+    times = []
+    n_versions = sum(len(r.versions) for r in recs)
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", "")) as driver:
+        for _ in range(repeat):
+            _wipe(driver)
+            times.append(run_ssc(uri, recs, batch))
+            counted = driver.execute_query("MATCH (v:Version) RETURN count(v) AS n").records
+            assert counted[0]["n"] == n_versions, counted
+        _wipe(driver)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packages", type=int, default=2_000)
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--deps", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=200, help="packages per ssc write")
+    parser.add_argument(
+        "--batch", default="200", help="packages per ssc write; a comma list compares several"
+    )
     parser.add_argument(
         "--warmup", type=int, default=200, help="packages each writer writes (untimed) first"
     )
+    parser.add_argument(
+        "--jvm",
+        default="light,tuned",
+        help=f"server JVMs to compare, comma-separated: {', '.join(JVMS)}",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="timed ssc writes per setting")
+    parser.add_argument(
+        "--no-old", action="store_true", help="skip the old pattern (it takes minutes)"
+    )
     args = parser.parse_args()
+    # A young graph makes the server warn about each label it lacks yet: not the benchmark's.
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    batches = [int(b) for b in args.batch.split(",")]
+    jvms = args.jvm.split(",")
     recs = records(args.packages, args.versions, args.deps)
     n_versions = sum(len(r.versions) for r in recs)
     n_edges = sum(len(v.requirements or []) for r in recs for v in r.versions)
-    server = servers.start("neo4j")
-    try:
-        servers.wait_for_neo4j(server.uri)
-        with neo4j.GraphDatabase.driver(server.uri, auth=("neo4j", "")) as driver:
-            # A fresh JVM runs its first writes several times slower (JIT, page cache): both
-            # writers first write a small other graph, untimed, so neither is timed cold.
-            if args.warmup:
+    results: list[tuple[str, int, list[float]]] = []
+    old_s: float | None = None
+    for jvm in jvms:
+        server = servers.start("neo4j", java_opts=JVMS[jvm])
+        try:
+            servers.wait_for_neo4j(server.uri)
+            with neo4j.GraphDatabase.driver(server.uri, auth=("neo4j", "")) as driver:
+                # A fresh JVM runs its first writes several times slower (JIT, page cache): both
+                # writers first write a small other graph, untimed, so neither is timed cold.
                 warm = records(args.warmup, args.versions, args.deps, prefix="warm")
-                run_ssc(server.uri, warm, args.batch)
-                _wipe(driver)
-                run_old(driver, warm)
-                _wipe(driver)
-            ssc_s = run_ssc(server.uri, recs, args.batch)
-            counted = driver.execute_query("MATCH (v:Version) RETURN count(v) AS n").records
-            assert counted[0]["n"] == n_versions, counted
-            _wipe(driver)
-            old_s = run_old(driver, recs)
-            counted = driver.execute_query("MATCH (v:Version) RETURN count(v) AS n").records
-            assert counted[0]["n"] == n_versions, counted
-    finally:
-        server.stop()
+                if args.warmup:
+                    run_ssc(server.uri, warm, batches[0])
+                    _wipe(driver)
+                results.extend(
+                    (jvm, batch, _timed_ssc(server.uri, recs, batch, args.repeat))
+                    for batch in batches
+                )
+                if old_s is None and not args.no_old:
+                    if args.warmup:
+                        run_old(driver, warm)
+                        _wipe(driver)
+                    old_s = run_old(driver, recs)
+                    counted = driver.execute_query("MATCH (v:Version) RETURN count(v) AS n")
+                    assert counted.records[0]["n"] == n_versions, counted.records
+                    old_jvm = jvm
+        finally:
+            server.stop()
     # neo4j-rust-ext (a dependency) replaces the driver's pure-Python packer when installed.
     packer = "Rust (neo4j-rust-ext)" if importlib.util.find_spec("neo4j._rust") else "pure Python"
     print(f"{args.packages} packages, {n_versions} versions, {n_edges} REQUIRE edges, Neo4j 5.26")
     print(f"driver {neo4j.__version__}, parameters packed in {packer}")
-    print(
-        f"ssc batched UNWIND ({args.batch} packages/tx): {ssc_s:8.2f} s  "
-        f"{n_versions / ssc_s:10.0f} versions/s"
-    )
-    print(
-        f"old per-version statements:           {old_s:8.2f} s  "
-        f"{n_versions / old_s:10.0f} versions/s"
-    )
-    print(f"ratio: {old_s / ssc_s:.1f}x")
+    for jvm, batch, times in results:
+        best = min(times)
+        runs = ", ".join(f"{t:.2f}" for t in times)
+        print(
+            f"ssc batched UNWIND, {jvm} JVM ({' '.join(JVMS[jvm])}), {batch} packages/tx: "
+            f"best {best:.2f} s  {n_versions / best:8.0f} versions/s  (runs: {runs} s)"
+        )
+    if old_s is not None:
+        print(
+            f"old per-version statements, {old_jvm} JVM: {old_s:8.2f} s  "
+            f"{n_versions / old_s:8.0f} versions/s"
+        )
+        best = min(min(times) for jvm, _, times in results if jvm == old_jvm)
+        print(f"ratio (best ssc on the same JVM): {old_s / best:.1f}x")
 
 
 if __name__ == "__main__":

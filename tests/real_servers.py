@@ -18,7 +18,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +93,33 @@ def neo4j_server() -> servers.Server:
     return _server("neo4j")
 
 
+@contextmanager
+def private_neo4j(home: Path) -> Iterator[Callable[[], servers.Server]]:
+    """Start Neo4j servers one after another on the store in home, for a test that kills them.
+
+    Yields a function starting the next server (answering queries) once the last one is dead;
+    whatever is still running at the end is stopped. Tests using it carry
+    `@pytest.mark.neo4j(private=True)`, so they get no shared server they would not use.
+    """
+    missing = servers.missing_tools()
+    if missing and not _in_ci():
+        pytest.skip(f"no neo4j test server: {', '.join(missing)} not on PATH (see README)")
+    started: list[servers.Server] = []
+
+    def start() -> servers.Server:
+        assert all(s.process.poll() is not None for s in started), "the last one still runs"
+        server = servers.start("neo4j", home=home)
+        started.append(server)
+        servers.wait_for_neo4j(server.uri)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.stop()
+
+
 def restart_neo4j() -> None:
     """Forget a server a test killed, so the next test starts a fresh one."""
     server = _started.pop("neo4j", None)
@@ -155,6 +182,9 @@ def _exclusive(kind: str, uri: str) -> Iterator[None]:
 def _real_servers(request: pytest.FixtureRequest) -> Iterator[None]:
     """Marked tests get their server up and empty (and, when shared, to themselves)."""
     kinds = [k for k in ("neo4j", "mongo") if request.node.get_closest_marker(k)]
+    private = request.node.get_closest_marker("neo4j")
+    if private is not None and private.kwargs.get("private"):
+        kinds.remove("neo4j")  # the test starts its own (private_neo4j)
     if not kinds:
         yield
         return

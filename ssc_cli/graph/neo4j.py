@@ -158,6 +158,13 @@ class Neo4jStore(Neo4jLicenses, Neo4jQuality, Neo4jVulns, Neo4jLeases):
                 if write:
                     return session.execute_write(fn)
                 return session.execute_read(fn)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            # The driver retried for max_transaction_retry_time and the server is still gone:
+            # the next call checks it is back before retrying that long again, so the writes
+            # and run records a dying run still attempts fail at once (a server killed in the
+            # middle of an ingest: exit 5 in one retry window, not one per attempt).
+            self._verified = False
+            raise self._translate(exc, action) from exc
         except (Neo4jError, DriverError, OSError) as exc:
             raise self._translate(exc, action) from exc
 

@@ -9,6 +9,7 @@ sources; Maven's own downloads stay in ~/.m2.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,15 +93,17 @@ def build(kind: str) -> Path:
 
 @dataclass
 class Server:
-    """One running launcher: its URI and its process."""
+    """One running launcher: its URI and its process (and the thread draining its stderr)."""
 
     kind: str
     uri: str
     process: subprocess.Popen[str]
+    drain: threading.Thread | None = None
 
     def stop(self) -> None:
         """EOF on stdin, then SIGTERM, then SIGKILL: never left behind."""
         if self.process.poll() is not None:
+            self._close()
             return
         try:
             assert self.process.stdin is not None
@@ -113,19 +116,43 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._close()
 
     def kill(self) -> None:
         """SIGKILL: the server dies as a crashed one would."""
         self.process.kill()
         self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        """The pipes of a dead process, once the drain has read its stderr to the end."""
+        if self.drain is not None:
+            self.drain.join(timeout=10)
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None and not pipe.closed:
+                with contextlib.suppress(OSError):  # stdin of a dead process, unflushed
+                    pipe.close()
 
 
-def start(kind: str, timeout: float = 180.0) -> Server:
-    """Build (if needed) and start a launcher; return once its URI is printed."""
+def start(
+    kind: str,
+    timeout: float = 180.0,
+    *,
+    home: Path | None = None,
+    java_opts: Sequence[str] | None = None,
+) -> Server:
+    """Build (if needed) and start a launcher; return once its URI is printed.
+
+    home (Neo4j only): keep the store in that directory, reusing what a previous server left
+    there, so a test can kill the server and start another on the same data. java_opts replace
+    the light JVM options the test fixtures use (a benchmark's own).
+    """
     built = build(kind)
     classpath = f"{built / 'classes'}:{built / 'lib'}/*"
+    args = [] if home is None else ["--home", str(home)]
+    opts = _JAVA_OPTS[kind] if java_opts is None else list(java_opts)
     process = subprocess.Popen(
-        ["java", *_JAVA_OPTS[kind], "-cp", classpath, "ssc.Launcher"],
+        ["java", *opts, "-cp", classpath, "ssc.Launcher", *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -143,8 +170,9 @@ def start(kind: str, timeout: float = 180.0) -> Server:
             f"the {kind} test server did not start within {timeout:.0f} s: {line!r}\n{err[-3000:]}"
         )
     # Drain stderr so a chatty server never blocks on a full pipe.
-    threading.Thread(target=process.stderr.read, daemon=True).start()  # type: ignore[union-attr]
-    return Server(kind, line.split("=", 1)[1], process)
+    drain = threading.Thread(target=process.stderr.read, daemon=True)  # type: ignore[union-attr]
+    drain.start()
+    return Server(kind, line.split("=", 1)[1], process, drain)
 
 
 def wait_for_neo4j(uri: str, timeout: float = 60.0) -> None:
