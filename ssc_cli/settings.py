@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     )
     graph_password: SecretStr | None = _env("SSC_GRAPH_PASSWORD", "GRAPH_DB_PASSWORD")
     graph_database: str | None = None
+    # How long the Neo4j driver retries a transaction that met a transient error or a server gone
+    # away before the run gives up with exit 5 (seconds).
+    graph_retry_time: float = Field(30.0, ge=0, le=3_600)
     write_batch_size: int = Field(100, ge=1, le=10_000)
     # SQLite's page cache for the graph (MiB): what a bulk ingest's RSS grows by, up to this. 64
     # costs no CPU against 256 at 30,000 npm packages (the OS caches the file) and bounds the

@@ -27,4 +27,10 @@ def open_store(settings: Settings, *, read_only: bool = False) -> GraphStore:
     from ssc_cli.graph.neo4j import Neo4jStore
 
     password = settings.graph_password.get_secret_value() if settings.graph_password else ""
-    return Neo4jStore(uri, settings.graph_user, password, database=settings.graph_database)
+    return Neo4jStore(
+        uri,
+        settings.graph_user,
+        password,
+        database=settings.graph_database,
+        max_transaction_retry_time=settings.graph_retry_time,
+    )
