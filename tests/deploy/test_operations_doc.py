@@ -18,16 +18,22 @@ from tests.deploy.runbook import OPERATIONS, Block, blocks, exit_codes, ssc_args
 from tests.fakeregistry import cargo, nuget, pypi, rubygems
 from tests.fakeregistry.maven import MavenApp
 from tests.fakeregistry.npm import NpmApp
+from tests.fakeregistry.osv import OsvBucketApp
 from tests.fakeregistry.server import FakeRegistry
 from tests.fakeregistry.spdx import SpdxApp
 from tests.licenses.spdx_data import write_list
 from tests.queue.conftest import redis_client, redis_server  # noqa: F401 (fixtures)
 
+ADVISORY = "GHSA-9wx4-h78v-vm56"
 RUNBOOK = [b for b in blocks() if b.kind == "runbook"]
 STATIC = [b for b in blocks() if b.kind == "static"]
 
-# A small PyPI whose names read like the real one's.
+# A small PyPI whose names read like the real one's, and whose listing, like the real one's,
+# holds more names before `requests` than the runbook's sample takes: the sample must name what
+# the page then shows, not hope the registry lists it first.
+_FILLERS = {f"aaa-sample-{n:02}": [] for n in range(30)}
 _PROJECTS = {
+    **_FILLERS,
     "requests": [
         "urllib3>=1.21.1,<3",
         "idna>=2.5,<4",
@@ -57,6 +63,27 @@ def _registries(fake_registry: FakeRegistry, spdx_folder: Path) -> None:
     cargo.CargoApp.synthetic(3).mount_on(fake_registry)
     fake_registry.mount("rubygems", rubygems.synthetic(3))
     fake_registry.mount("spdx", SpdxApp(write_list(spdx_folder)))
+    # osv.dev's bucket: one advisory on the sample's package, fixed in its second release.
+    osv = OsvBucketApp()
+    osv.put(
+        {
+            "id": ADVISORY,
+            "modified": "2024-05-20T00:00:00Z",
+            "aliases": ["CVE-2024-35195"],
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "requests"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0.0"}]}
+                    ],
+                }
+            ],
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:H/I:H/A:N"}
+            ],
+        }
+    )
+    fake_registry.mount("osv", osv)
 
 
 def _operator(
@@ -78,6 +105,7 @@ def _operator(
             "SSC_CACHE_DIR": str(tmp_path / "var-cache-ssc"),
             "SSC_REDIS_URL": redis_url,
             "SSC_SPDX_URL": fake_registry.url("spdx") + "/",
+            "SSC_OSV_URL": fake_registry.url("osv"),
             "SSC_QUEUE_BLOCK_MS": "100",
         }
     )
@@ -136,8 +164,20 @@ def test_the_runbook_works_step_by_step(
         env=env, capture_output=True, text=True, check=True, cwd=env["HOME"],
     ).stdout  # fmt: skip
     names = {json.loads(line).get("purl") for line in export.splitlines()}
-    for name in ("requests", "idna", "certifi"):
+    # The sample: the package it names and, followed, its dependencies; none of the listing's
+    # first names.
+    for name in ("requests", "urllib3", "charset-normalizer", "idna", "certifi"):
         assert f"pkg:pypi/{name}" in names, name
+    assert not {f"pkg:pypi/{name}" for name in _FILLERS} & names
+    # The first vulnerability sync and attribution: the advisory is on the affected release.
+    advisories = {
+        record["purl"]: record["vulnerabilities"]
+        for line in export.splitlines()
+        if (record := json.loads(line))["type"] == "version"
+        and record["purl"].startswith("pkg:pypi/requests@")
+    }
+    assert ADVISORY in advisories["pkg:pypi/requests@1.0.0"]
+    assert ADVISORY not in advisories["pkg:pypi/requests@2.0.0"]
     assert any(str(n).startswith("pkg:nuget/") for n in names)
     backed_up = subprocess.run(
         [sys.executable, "-m", "ssc_cli", "graph", "export"],
