@@ -219,6 +219,26 @@ def _every_ssc_command() -> list[list[str]]:
     return list(seen.values())
 
 
+def test_the_runbook_runs_as_the_user_that_owns_the_data_dir() -> None:
+    """The hand-run steps write the graph, cursors and locks: as the operator (permission
+    denied) or as root (files the cron jobs cannot write), the crontab's jobs fail later."""
+    owner = cron_user = None
+    switched_at = None
+    for block in STATIC:
+        for words in block.commands():
+            if words[:3] == ["sudo", "install", "-d"] and "/var/lib/ssc" in words:
+                owner = words[words.index("-o") + 1]
+            if words[:2] == ["sudo", "crontab"]:
+                cron_user = words[words.index("-u") + 1]
+            if words[:2] == ["sudo", "-u"] and switched_at is None:
+                switched_at = (block.line, words[2])
+    assert owner is not None and owner == cron_user
+    assert switched_at is not None, "no step switches to the data dir's owner"
+    line, user = switched_at
+    assert user == owner
+    assert line < RUNBOOK[0].line  # before the first command that writes
+
+
 @pytest.mark.parametrize("args", _every_ssc_command(), ids=" ".join)
 def test_every_ssc_command_of_the_page_exists(args: list[str]) -> None:
     result = subprocess.run(
