@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -301,3 +302,12 @@ def test_keda_scales_the_worker_on_the_consumer_group_lag() -> None:
     assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
     # Not wired in by default: it needs KEDA's CRDs in the cluster.
     assert "components" not in documents(KUBERNETES / "production" / KUSTOMIZATION)[0]
+
+
+def test_the_operations_files_name_tests_that_exist() -> None:
+    """A comment saying which test keeps a file in step names one a reader can open."""
+    files = [REPO / "Dockerfile", REPO / "crontab.example", REPO / "docs" / "operations.md"]
+    files += sorted(KUBERNETES.rglob("*.yaml"))
+    for path in files:
+        for named in re.findall(r"tests/[\w/]+\.py", path.read_text()):
+            assert (REPO / named).is_file(), f"{path.relative_to(REPO)} names {named}"
