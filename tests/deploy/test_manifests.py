@@ -139,6 +139,12 @@ def test_bulk_ingestion_ships_suspended_and_everything_else_runs() -> None:
     }
     for name, job in cronjobs.items():
         assert job["spec"]["suspend"] is (name in ingests), name
+    # At the seed's (stopped) weekly ingestion times: Sundays from 02:00, one hour apart.
+    seed = {"pypi": 2, "npm": 3, "maven": 4, "nuget": 5, "cargo": 6, "rubygems": 7}
+    for eco, hour in seed.items():
+        job = cronjobs[f"ssc-ingest-{eco}"]
+        assert job["spec"]["schedule"] == f"0 {hour} * * 0", eco
+        assert ssc_command(pod_spec(job)["containers"][0]["args"]) == ("ingest", eco)
 
 
 def test_one_cronjob_per_update_staggered_like_the_seed() -> None:
