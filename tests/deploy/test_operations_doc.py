@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from tests.conftest import REPO, Ssc, require_real_fixtures
-from tests.deploy.manifests import KUBERNETES, documents, render
+from tests.deploy.manifests import KUBERNETES, documents, pod_spec, render
 from tests.deploy.runbook import OPERATIONS, Block, blocks, exit_codes, ssc_args
 from tests.fakeregistry import cargo, nuget, pypi, rubygems
 from tests.fakeregistry.maven import MavenApp
@@ -185,6 +185,17 @@ def test_the_runbook_works_step_by_step(
         capture_output=True, text=True, check=True, cwd=env["HOME"],
     ).stdout  # fmt: skip
     assert backed_up == export  # the backup is the whole graph
+    # The env file the page has the operator install as /etc/ssc/ssc.env is all cron gives the
+    # jobs beyond crontab.example's own lines: none of the shell's exports of section 1.
+    cron_env = {k: v for k, v in env.items() if k != "SSC_REDIS_URL"}
+    redis_client.xadd("package-extraction", {"data": json.dumps({**message, "package": "idna"})})
+    queue_job = subprocess.run(
+        [sys.executable, "-m", "ssc_cli", "--env-file", str(Path(env["HOME"]) / "ssc" / "ssc.env"),
+         "drain-queue", "--until-empty", "--json"],
+        env=cron_env, capture_output=True, text=True, cwd=env["HOME"], timeout=300,
+    )  # fmt: skip
+    assert queue_job.returncode == 0, queue_job.stderr
+    assert json.loads(queue_job.stdout)["total_processed"] == 1
     # The dead letter was listed, moved back to the stream and drained.
     assert "dead letters package-extraction-dlq: 1 entries" in result.stdout
     assert "queue retry-dead: 1 moved back, 0 kept" in result.stderr + result.stdout
@@ -288,6 +299,38 @@ def test_static_blocks_name_what_exists() -> None:
     assert {"kubectl", "docker", "crontab"} <= kinds
     image = documents(KUBERNETES / "production" / "kustomization.yaml")[0]["images"][0]
     assert f"{image['newName']}:{image['newTag']}" in OPERATIONS.read_text()
+
+
+def test_the_first_job_in_a_new_cluster_loads_the_graph(
+    ssc: Ssc, fake_registry: FakeRegistry
+) -> None:
+    """The Job the page starts by hand on a new, empty claim comes from an ingest CronJob: the
+    update CronJobs' command on an empty graph processes nothing."""
+    first = [
+        word.split("/", 1)[1]
+        for block in STATIC
+        for words in block.commands()
+        if words[:5] == ["kubectl", "-n", "ssc", "create", "job"]
+        for word in words
+        if word.startswith("--from=cronjob/")
+    ]
+    assert first and first[0].startswith("ssc-ingest-"), first
+    (update,) = [
+        o
+        for o in render(KUBERNETES / "embedded")
+        if o["kind"] == "CronJob" and o["metadata"]["name"] == "ssc-update-pypi"
+    ]
+    args = pod_spec(update)["containers"][0]["args"]
+    assert args[:2] == ["--env-file", "/etc/ssc/ssc.env"]
+    fake_registry.mount("pypi", pypi.synthetic(3))
+    summary = ssc.json(*args[2:])
+    assert summary["packages_processed"] == 0
+    (ingest,) = [
+        o
+        for o in render(KUBERNETES / "embedded")
+        if o["kind"] == "CronJob" and o["metadata"]["name"] == first[0]
+    ]
+    assert ingest["spec"]["suspend"] is True  # so the page starts it by hand
 
 
 def test_every_exit_code_has_a_row() -> None:
