@@ -67,6 +67,19 @@ def test_packages_nonempty_fails_on_an_ecosystem_without_extracted_packages(
     assert "ssc ingest nuget" in result.message
 
 
+def test_packages_nonempty_does_not_block_an_ecosystem_never_loaded(store: GraphStore) -> None:
+    """The shipped schedules run every update daily while the bulk loads stay suspended (as the
+    seed's): an update of an ecosystem nobody has ingested is no ingest that wrote nothing, and
+    must not stop classify and attribution for the ecosystems that are loaded (issue 14)."""
+    _run(store, "update", NUGET, {"nuget": {"packages": 0}})
+    result = _check(store, "packages_nonempty", NUGET)
+    assert result.passed and result.measured == 0
+    assert "not loaded" in result.message and "ssc ingest nuget" in result.message
+    # Once an ingest has run, nothing extracted is the failure it always was.
+    _run(store, "ingest", NUGET, {"nuget": {"packages": 0}})
+    assert not _check(store, "packages_nonempty", NUGET).passed
+
+
 def test_packages_nonempty_passes_once_a_package_is_extracted(store: GraphStore) -> None:
     _healthy(store)
     result = _check(store, "packages_nonempty")
