@@ -13,7 +13,14 @@ import pytest
 import redis
 
 from tests.conftest import REPO, Ssc, require_real_fixtures
-from tests.deploy.manifests import KUBERNETES, documents, pod_spec, render
+from tests.deploy.manifests import (
+    KUBERNETES,
+    crontab_entries,
+    documents,
+    pod_spec,
+    render,
+    ssc_command,
+)
 from tests.deploy.runbook import OPERATIONS, Block, blocks, exit_codes, ssc_args
 from tests.fakeregistry import cargo, nuget, pypi, rubygems
 from tests.fakeregistry.maven import MavenApp
@@ -83,6 +90,8 @@ def _registries(fake_registry: FakeRegistry, spdx_folder: Path) -> None:
             ],
         }
     )
+    for folder in ("PyPI", "npm", "Maven", "NuGet", "crates.io", "RubyGems"):
+        osv.folders.setdefault(folder, {})  # osv.dev has a folder per ecosystem
     fake_registry.mount("osv", osv)
 
 
@@ -185,17 +194,25 @@ def test_the_runbook_works_step_by_step(
         capture_output=True, text=True, check=True, cwd=env["HOME"],
     ).stdout  # fmt: skip
     assert backed_up == export  # the backup is the whole graph
-    # The env file the page has the operator install as /etc/ssc/ssc.env is all cron gives the
-    # jobs beyond crontab.example's own lines: none of the shell's exports of section 1.
+    # Then cron: every enabled line of crontab.example, with the env file the page has the
+    # operator install as /etc/ssc/ssc.env and crontab.example's own settings (its directories
+    # here, as the page's shell had them), but none of the shell's exports of section 1.
     cron_env = {k: v for k, v in env.items() if k != "SSC_REDIS_URL"}
+    cron_env["SSC_METRICS_DIR"] = str(data / "metrics")
+    env_file = str(Path(env["HOME"]) / "ssc" / "ssc.env")
     redis_client.xadd("package-extraction", {"data": json.dumps({**message, "package": "idna"})})
-    queue_job = subprocess.run(
-        [sys.executable, "-m", "ssc_cli", "--env-file", str(Path(env["HOME"]) / "ssc" / "ssc.env"),
-         "drain-queue", "--until-empty", "--json"],
-        env=cron_env, capture_output=True, text=True, cwd=env["HOME"], timeout=300,
-    )  # fmt: skip
-    assert queue_job.returncode == 0, queue_job.stderr
-    assert json.loads(queue_job.stdout)["total_processed"] == 1
+    ran = {}
+    for entry in crontab_entries():
+        if not entry["enabled"]:
+            continue
+        job = subprocess.run(
+            [sys.executable, "-m", "ssc_cli", "--env-file", env_file, *entry["args"]],
+            env=cron_env, capture_output=True, text=True, cwd=env["HOME"], timeout=300,
+        )  # fmt: skip
+        assert job.returncode == 0, f"crontab.example:{entry['line']}: {job.stdout[-3000:]}"
+        ran[ssc_command(entry["args"])] = json.loads(job.stdout.splitlines()[-1])
+    assert ran[("drain-queue", "--until-empty", "--max-messages", "20000")]["total_processed"] == 1
+    assert {p.name for p in (data / "metrics").iterdir()} >= {"ssc_update_pypi.prom"}
     # The dead letter was listed, moved back to the stream and drained.
     assert "dead letters package-extraction-dlq: 1 entries" in result.stdout
     assert "queue retry-dead: 1 moved back, 0 kept" in result.stderr + result.stdout
