@@ -158,8 +158,9 @@ def _packages_nonempty(ctx: CheckContext, spec: CheckSpec, eco: Ecosystem) -> Ch
         found,
         floor,
         f"{found} extracted {eco.value} packages (needs >= {floor}): the last ingest wrote "
-        f"nothing; check SSC_{eco.name}_URL and the registry, run `ssc ingest {eco.value}` "
-        f"again, then `ssc check {eco.value}`",
+        f"nothing; check the registry and its URL settings (`ssc doctor --ecosystem "
+        f"{eco.value}` checks each), run `ssc ingest {eco.value}` again, then "
+        f"`ssc check {eco.value}`",
     )
 
 
