@@ -9,7 +9,7 @@ FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY ssc_cli ./ssc_cli
-# tests/test_image.py builds the wheel the same way (pip wheel of these three inputs).
+# tests/deploy/test_image.py builds the wheel the same way (pip wheel of these three inputs).
 RUN pip wheel --no-cache-dir --wheel-dir /wheels . \
  && python -m venv --without-pip /opt/ssc \
  && pip --python /opt/ssc/bin/python install --no-cache-dir --no-index --find-links /wheels ssc \

@@ -34,8 +34,8 @@ def manifest_files() -> list[Path]:
 
 def render(directory: Path) -> list[Doc]:
     """The objects `kubectl apply -k directory` would send, for the features used here:
-    resources, components, JSON 6902 patches (add/replace) with kind/name targets, namespace
-    and images."""
+    resources, components, JSON 6902 patches (add/replace) with kind/name targets, labels,
+    namespace and images (tests/deploy/test_manifests.py compares it with `kubectl kustomize`)."""
     spec = documents(directory / KUSTOMIZATION)[0]
     objects: list[Doc] = []
     for entry in spec.get("resources", []):
@@ -51,6 +51,11 @@ def render(directory: Path) -> list[Doc]:
             ] == selector.get("name", obj["metadata"]["name"]):
                 for op in yaml.safe_load(patch["patch"]):
                     _apply(obj, op)
+    for entry in spec.get("labels", []):
+        # Plain `labels:` (no selectors, no templates) label each object's own metadata only.
+        assert not entry.get("includeSelectors") and not entry.get("includeTemplates"), entry
+        for obj in objects:
+            obj["metadata"].setdefault("labels", {}).update(entry["pairs"])
     if "namespace" in spec:
         for obj in objects:
             if obj["kind"] != "Namespace":

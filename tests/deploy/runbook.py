@@ -6,6 +6,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from ssc_cli.errors import SscError
 from tests.conftest import REPO
 
 OPERATIONS = REPO / "docs" / "operations.md"
@@ -68,3 +69,9 @@ def ssc_args(words: list[str]) -> list[str] | None:
     if args[:1] == ["--env-file"]:
         args = args[2:]
     return args
+
+
+def exit_codes(cls: type[SscError] = SscError) -> set[int]:
+    """Every exit code of the SscError tree (InternalError's 70 included); 130/143 come from
+    signals, not from this tree."""
+    return {cls.exit_code}.union(*(exit_codes(sub) for sub in cls.__subclasses__()))

@@ -11,6 +11,7 @@ from croniter import croniter
 from ssc_cli.settings import Settings
 from tests.conftest import REPO
 from tests.deploy.manifests import (
+    CRONTAB,
     KUBERNETES,
     crontab_entries,
     crontab_variables,
@@ -19,6 +20,7 @@ from tests.deploy.manifests import (
     render,
     ssc_command,
 )
+from tests.deploy.runbook import exit_codes
 
 ENTRIES = crontab_entries()
 
@@ -79,6 +81,14 @@ def test_each_command_exists(command: tuple[str, ...]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout
+
+
+def test_the_header_names_every_exit_code() -> None:
+    """What a mailed cron line's exit code means, without opening the runbook."""
+    header = " ".join(line.lstrip("# ") for line in CRONTAB.read_text().splitlines()[:14])
+    for code in sorted({0} | exit_codes(), key=int):
+        assert f" {code} " in f" {header} ", code
+    assert " 130/143 " in header
 
 
 def test_the_cronjobs_and_the_crontab_agree() -> None:

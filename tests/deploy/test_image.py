@@ -210,6 +210,15 @@ def test_the_wheel_runs_ssc_from_a_clean_venv(tmp_path: Path) -> None:
                 env=env, cwd=home, capture_output=True, text=True, timeout=120,
             )  # fmt: skip
             assert down.returncode == 5, down.stdout + down.stderr
+            # The queue unreachable (the graph fine): the worker's readiness probe fails too.
+            del env["SSC_GRAPH_URI"]
+            env["SSC_REDIS_URL"] = "redis://127.0.0.1:9/0"
+            no_queue = subprocess.run(
+                ["ssc", "doctor", "--ecosystem", "pypi"],
+                env=env, cwd=home, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert no_queue.returncode == 5, no_queue.stdout + no_queue.stderr
+            assert "FAIL redis" in no_queue.stdout
         finally:
             registry.stop()
     finally:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
+import yaml
 from croniter import croniter
 from dotenv import dotenv_values
 
@@ -136,6 +139,12 @@ def test_bulk_ingestion_ships_suspended_and_everything_else_runs() -> None:
     }
     for name, job in cronjobs.items():
         assert job["spec"]["suspend"] is (name in ingests), name
+    # At the seed's (stopped) weekly ingestion times: Sundays from 02:00, one hour apart.
+    seed = {"pypi": 2, "npm": 3, "maven": 4, "nuget": 5, "cargo": 6, "rubygems": 7}
+    for eco, hour in seed.items():
+        job = cronjobs[f"ssc-ingest-{eco}"]
+        assert job["spec"]["schedule"] == f"0 {hour} * * 0", eco
+        assert ssc_command(pod_spec(job)["containers"][0]["args"]) == ("ingest", eco)
 
 
 def test_one_cronjob_per_update_staggered_like_the_seed() -> None:
@@ -301,3 +310,54 @@ def test_keda_scales_the_worker_on_the_consumer_group_lag() -> None:
     assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
     # Not wired in by default: it needs KEDA's CRDs in the cluster.
     assert "components" not in documents(KUBERNETES / "production" / KUSTOMIZATION)[0]
+
+
+def test_the_operations_files_name_tests_that_exist() -> None:
+    """A comment saying which test keeps a file in step names one a reader can open."""
+    files = [REPO / "Dockerfile", REPO / "crontab.example", REPO / "docs" / "operations.md"]
+    files += sorted(KUBERNETES.rglob("*.yaml"))
+    for path in files:
+        for named in re.findall(r"tests/[\w/]+\.py", path.read_text()):
+            assert (REPO / named).is_file(), f"{path.relative_to(REPO)} names {named}"
+
+
+def _kubectl_kustomize(directory: Path) -> list[Doc]:
+    """What `kubectl apply -k directory` sends, rendered offline by kubectl's own kustomize."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("no kubectl: the rendering is checked by tests/deploy/manifests.py alone")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(directory)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def _with_keda(tmp_path: Path) -> Path:
+    """production/ with `components: [../keda]` uncommented, as docs/operations.md says."""
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(KUBERNETES, copy)
+    kustomization = copy / "production" / KUSTOMIZATION
+    text = kustomization.read_text()
+    assert "# components:\n#   - ../keda\n" in text
+    kustomization.write_text(
+        text.replace("# components:\n#   - ../keda\n", "components:\n  - ../keda\n")
+    )
+    return copy / "production"
+
+
+@pytest.mark.parametrize("variant", ["embedded", "production", "production+keda"])
+def test_kubectl_renders_what_these_tests_check(variant: str, tmp_path: Path) -> None:
+    """The policies above are asserted on tests/deploy/manifests.py's rendering; kubectl's
+    kustomize must send the same objects, and they validate too."""
+    directory = _with_keda(tmp_path) if variant == "production+keda" else KUBERNETES / variant
+    sent = _kubectl_kustomize(directory)
+    for obj in sent:
+        _validate(obj)
+    checked = render(directory)
+
+    def by_name(objects: list[Doc]) -> dict[tuple[str, str], Doc]:
+        return {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+    assert by_name(sent) == by_name(checked)

@@ -13,21 +13,34 @@ import pytest
 import redis
 
 from tests.conftest import REPO, Ssc, require_real_fixtures
-from tests.deploy.manifests import KUBERNETES, documents, render
-from tests.deploy.runbook import OPERATIONS, Block, blocks, ssc_args
+from tests.deploy.manifests import (
+    KUBERNETES,
+    crontab_entries,
+    documents,
+    pod_spec,
+    render,
+    ssc_command,
+)
+from tests.deploy.runbook import OPERATIONS, Block, blocks, exit_codes, ssc_args
 from tests.fakeregistry import cargo, nuget, pypi, rubygems
 from tests.fakeregistry.maven import MavenApp
 from tests.fakeregistry.npm import NpmApp
+from tests.fakeregistry.osv import OsvBucketApp
 from tests.fakeregistry.server import FakeRegistry
 from tests.fakeregistry.spdx import SpdxApp
 from tests.licenses.spdx_data import write_list
 from tests.queue.conftest import redis_client, redis_server  # noqa: F401 (fixtures)
 
+ADVISORY = "GHSA-9wx4-h78v-vm56"
 RUNBOOK = [b for b in blocks() if b.kind == "runbook"]
 STATIC = [b for b in blocks() if b.kind == "static"]
 
-# A small PyPI whose names read like the real one's.
+# A small PyPI whose names read like the real one's, and whose listing, like the real one's,
+# holds more names before `requests` than the runbook's sample takes: the sample must name what
+# the page then shows, not hope the registry lists it first.
+_FILLERS = {f"aaa-sample-{n:02}": [] for n in range(30)}
 _PROJECTS = {
+    **_FILLERS,
     "requests": [
         "urllib3>=1.21.1,<3",
         "idna>=2.5,<4",
@@ -57,6 +70,29 @@ def _registries(fake_registry: FakeRegistry, spdx_folder: Path) -> None:
     cargo.CargoApp.synthetic(3).mount_on(fake_registry)
     fake_registry.mount("rubygems", rubygems.synthetic(3))
     fake_registry.mount("spdx", SpdxApp(write_list(spdx_folder)))
+    # osv.dev's bucket: one advisory on the sample's package, fixed in its second release.
+    osv = OsvBucketApp()
+    osv.put(
+        {
+            "id": ADVISORY,
+            "modified": "2024-05-20T00:00:00Z",
+            "aliases": ["CVE-2024-35195"],
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "requests"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0.0"}]}
+                    ],
+                }
+            ],
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:H/I:H/A:N"}
+            ],
+        }
+    )
+    for folder in ("PyPI", "npm", "Maven", "NuGet", "crates.io", "RubyGems"):
+        osv.folders.setdefault(folder, {})  # osv.dev has a folder per ecosystem
+    fake_registry.mount("osv", osv)
 
 
 def _operator(
@@ -78,6 +114,7 @@ def _operator(
             "SSC_CACHE_DIR": str(tmp_path / "var-cache-ssc"),
             "SSC_REDIS_URL": redis_url,
             "SSC_SPDX_URL": fake_registry.url("spdx") + "/",
+            "SSC_OSV_URL": fake_registry.url("osv"),
             "SSC_QUEUE_BLOCK_MS": "100",
         }
     )
@@ -136,8 +173,20 @@ def test_the_runbook_works_step_by_step(
         env=env, capture_output=True, text=True, check=True, cwd=env["HOME"],
     ).stdout  # fmt: skip
     names = {json.loads(line).get("purl") for line in export.splitlines()}
-    for name in ("requests", "idna", "certifi"):
+    # The sample: the package it names and, followed, its dependencies; none of the listing's
+    # first names.
+    for name in ("requests", "urllib3", "charset-normalizer", "idna", "certifi"):
         assert f"pkg:pypi/{name}" in names, name
+    assert not {f"pkg:pypi/{name}" for name in _FILLERS} & names
+    # The first vulnerability sync and attribution: the advisory is on the affected release.
+    advisories = {
+        record["purl"]: record["vulnerabilities"]
+        for line in export.splitlines()
+        if (record := json.loads(line))["type"] == "version"
+        and record["purl"].startswith("pkg:pypi/requests@")
+    }
+    assert ADVISORY in advisories["pkg:pypi/requests@1.0.0"]
+    assert ADVISORY not in advisories["pkg:pypi/requests@2.0.0"]
     assert any(str(n).startswith("pkg:nuget/") for n in names)
     backed_up = subprocess.run(
         [sys.executable, "-m", "ssc_cli", "graph", "export"],
@@ -145,6 +194,25 @@ def test_the_runbook_works_step_by_step(
         capture_output=True, text=True, check=True, cwd=env["HOME"],
     ).stdout  # fmt: skip
     assert backed_up == export  # the backup is the whole graph
+    # Then cron: every enabled line of crontab.example, with the env file the page has the
+    # operator install as /etc/ssc/ssc.env and crontab.example's own settings (its directories
+    # here, as the page's shell had them), but none of the shell's exports of section 1.
+    cron_env = {k: v for k, v in env.items() if k != "SSC_REDIS_URL"}
+    cron_env["SSC_METRICS_DIR"] = str(data / "metrics")
+    env_file = str(Path(env["HOME"]) / "ssc" / "ssc.env")
+    redis_client.xadd("package-extraction", {"data": json.dumps({**message, "package": "idna"})})
+    ran = {}
+    for entry in crontab_entries():
+        if not entry["enabled"]:
+            continue
+        job = subprocess.run(
+            [sys.executable, "-m", "ssc_cli", "--env-file", env_file, *entry["args"]],
+            env=cron_env, capture_output=True, text=True, cwd=env["HOME"], timeout=300,
+        )  # fmt: skip
+        assert job.returncode == 0, f"crontab.example:{entry['line']}: {job.stdout[-3000:]}"
+        ran[ssc_command(entry["args"])] = json.loads(job.stdout.splitlines()[-1])
+    assert ran[("drain-queue", "--until-empty", "--max-messages", "20000")]["total_processed"] == 1
+    assert {p.name for p in (data / "metrics").iterdir()} >= {"ssc_update_pypi.prom"}
     # The dead letter was listed, moved back to the stream and drained.
     assert "dead letters package-extraction-dlq: 1 entries" in result.stdout
     assert "queue retry-dead: 1 moved back, 0 kept" in result.stderr + result.stdout
@@ -177,6 +245,26 @@ def _every_ssc_command() -> list[list[str]]:
             if args is not None:
                 seen.setdefault(" ".join(args), args)
     return list(seen.values())
+
+
+def test_the_runbook_runs_as_the_user_that_owns_the_data_dir() -> None:
+    """The hand-run steps write the graph, cursors and locks: as the operator (permission
+    denied) or as root (files the cron jobs cannot write), the crontab's jobs fail later."""
+    owner = cron_user = None
+    switched_at = None
+    for block in STATIC:
+        for words in block.commands():
+            if words[:3] == ["sudo", "install", "-d"] and "/var/lib/ssc" in words:
+                owner = words[words.index("-o") + 1]
+            if words[:2] == ["sudo", "crontab"]:
+                cron_user = words[words.index("-u") + 1]
+            if words[:2] == ["sudo", "-u"] and switched_at is None:
+                switched_at = (block.line, words[2])
+    assert owner is not None and owner == cron_user
+    assert switched_at is not None, "no step switches to the data dir's owner"
+    line, user = switched_at
+    assert user == owner
+    assert line < RUNBOOK[0].line  # before the first command that writes
 
 
 @pytest.mark.parametrize("args", _every_ssc_command(), ids=" ".join)
@@ -230,7 +318,43 @@ def test_static_blocks_name_what_exists() -> None:
     assert f"{image['newName']}:{image['newTag']}" in OPERATIONS.read_text()
 
 
+def test_the_first_job_in_a_new_cluster_loads_the_graph(
+    ssc: Ssc, fake_registry: FakeRegistry
+) -> None:
+    """The Job the page starts by hand on a new, empty claim comes from an ingest CronJob: the
+    update CronJobs' command on an empty graph processes nothing."""
+    first = [
+        word.split("/", 1)[1]
+        for block in STATIC
+        for words in block.commands()
+        if words[:5] == ["kubectl", "-n", "ssc", "create", "job"]
+        for word in words
+        if word.startswith("--from=cronjob/")
+    ]
+    assert first and first[0].startswith("ssc-ingest-"), first
+    (update,) = [
+        o
+        for o in render(KUBERNETES / "embedded")
+        if o["kind"] == "CronJob" and o["metadata"]["name"] == "ssc-update-pypi"
+    ]
+    args = pod_spec(update)["containers"][0]["args"]
+    assert args[:2] == ["--env-file", "/etc/ssc/ssc.env"]
+    fake_registry.mount("pypi", pypi.synthetic(3))
+    summary = ssc.json(*args[2:])
+    assert summary["packages_processed"] == 0
+    (ingest,) = [
+        o
+        for o in render(KUBERNETES / "embedded")
+        if o["kind"] == "CronJob" and o["metadata"]["name"] == first[0]
+    ]
+    assert ingest["spec"]["suspend"] is True  # so the page starts it by hand
+
+
 def test_every_exit_code_has_a_row() -> None:
+    """Each code ssc can exit with, as the error tree and the signal handling define them: an
+    operator who meets one finds what it means and what to do."""
     text = OPERATIONS.read_text()
-    for code in ("0", "1", "2", "3", "4", "5", "75", "130 / 143"):
+    codes = {str(c) for c in {0} | exit_codes()}
+    assert {"70", "75"} <= codes
+    for code in (*sorted(codes, key=int), "130 / 143"):
         assert f"\n| {code} |" in text, code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from ssc_cli.models import Ecosystem
 from ssc_cli.quality import checks, gate
 from ssc_cli.quality.checks import CheckContext, Thresholds
 from ssc_cli.quality.results import CheckResult
+from ssc_cli.settings import Settings
 from tests.graph_stores import KINDS, NPM, PYPI, open_store, pkg, req, run_sql, ver, wipe_real_neo4j
 
 NUGET = Ecosystem.NUGET
@@ -65,6 +67,37 @@ def test_packages_nonempty_fails_on_an_ecosystem_without_extracted_packages(
     assert not result.passed and result.blocking and result.severity == "ERROR"
     assert result.measured == 0 and result.threshold == 1
     assert "ssc ingest nuget" in result.message
+
+
+def test_packages_nonempty_does_not_block_an_ecosystem_never_loaded(store: GraphStore) -> None:
+    """The shipped schedules run every update daily while the bulk loads stay suspended (as the
+    seed's): an update of an ecosystem nobody has ingested is no ingest that wrote nothing, and
+    must not stop classify and attribution for the ecosystems that are loaded (issue 14)."""
+    _run(store, "update", NUGET, {"nuget": {"packages": 0}})
+    result = _check(store, "packages_nonempty", NUGET)
+    assert result.passed and result.measured == 0
+    assert "not loaded" in result.message and "ssc ingest nuget" in result.message
+    # Once an ingest has run, nothing extracted is the failure it always was.
+    _run(store, "ingest", NUGET, {"nuget": {"packages": 0}})
+    assert not _check(store, "packages_nonempty", NUGET).passed
+
+
+@pytest.mark.parametrize("eco", list(Ecosystem), ids=lambda e: e.value)
+def test_packages_nonempty_names_settings_that_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, eco: Ecosystem
+) -> None:
+    """What an operator is told to check is a setting they can set (crates.io has three URL
+    settings and none called SSC_CARGO_URL)."""
+    made = open_store("sqlite", tmp_path, monkeypatch)
+    try:
+        _run(made, "ingest", eco, {eco.value: {"packages": 0}})
+        result = _check(made, "packages_nonempty", eco)
+    finally:
+        made.close()
+    assert not result.passed
+    for name in re.findall(r"SSC_[A-Z0-9_]+", result.message):
+        assert name[4:].lower() in Settings.model_fields, name
+    assert f"ssc doctor --ecosystem {eco.value}" in result.message
 
 
 def test_packages_nonempty_passes_once_a_package_is_extracted(store: GraphStore) -> None:
