@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ssc_cli.cli.app import app
+from ssc_cli.graph.sqlite import SqliteStore
+from ssc_cli.models import Ecosystem, PackageRecord, VersionRecord
 from tests.conftest import Ssc
 
 
@@ -118,3 +120,24 @@ def test_an_error_that_escapes_every_command_is_exit_70_too(
     out, err = capsys.readouterr()
     assert json.loads(out)["kind"] == "InternalError"
     assert err.startswith("ssc: internal error: RuntimeError: something nobody planned for")
+
+
+def test_a_reader_that_goes_away_is_exit_141_with_no_message(ssc: Ssc) -> None:
+    # `ssc graph export | head -1`: far more than a pipe's buffer, and the reader leaves early.
+    store = SqliteStore.from_uri(ssc.graph_uri)
+    store.migrate()
+    store.write_packages(
+        [
+            PackageRecord(Ecosystem.PYPI, f"p{i}", [VersionRecord(name=f"1.{j}") for j in range(5)])
+            for i in range(2_000)
+        ]
+    )
+    store.close()
+    process = ssc.popen("graph", "export")
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["type"] == "package"
+    process.stdout.close()
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 141
+    assert err == ""  # no "internal error", no "Exception ignored" from the final flush

@@ -31,7 +31,8 @@ except (ImportError, AttributeError):  # pragma: no cover (the pinned typer has 
 EPILOG = (
     "Exit codes: 0 done; 1 finished, some packages failed (each recorded); 2 usage or settings; "
     "3 blocked by a quality gate; 4 a registry unreachable; 5 the graph or queue unreachable; "
-    "70 internal error; 75 another run holds the lock; 130/143 stopped by SIGINT/SIGTERM.  "
+    "70 internal error; 75 another run holds the lock; 130/143 stopped by SIGINT/SIGTERM; "
+    "141 the reader of stdout went away.  "
     "Settings: SSC_* environment variables, ./.env or --env-file (docs/configuration.md); "
     "`ssc doctor` shows what is in force."
 )
@@ -153,7 +154,14 @@ def main() -> None:
     try:
         app(args=hoist_global_options(sys.argv[1:]), prog_name="ssc", obj=run)
     except Exception as exc:  # escaped every errors_to_exit_codes: still one line and exit 70
-        from ssc_cli.cli.context import internal_error
+        from ssc_cli.cli.context import (
+            internal_error,
+            quiet_exit_for_a_gone_reader,
+            stdout_reader_gone,
+        )
+
+        if isinstance(exc, BrokenPipeError) and stdout_reader_gone():
+            sys.exit(quiet_exit_for_a_gone_reader())
 
         # Maybe before the options were parsed, so also from the raw arguments (not the logger,
         # a process-wide state).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import select
 import sys
 import traceback
 from collections.abc import Iterator
@@ -183,6 +185,29 @@ def internal_error(exc: Exception, ctx: Context | None, *, verbose: bool, json_o
     return InternalError.exit_code
 
 
+# Exit status when the reader of stdout went away (`ssc graph export | head`): 128 + SIGPIPE,
+# what the shell reports for a tool that SIGPIPE ended (git, cat), with no message.
+READER_GONE = 141
+
+
+def stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end is closed (poll reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):  # no stdout at all
+        return False
+
+
+def quiet_exit_for_a_gone_reader() -> int:
+    """Point stdout at /dev/null, so the interpreter's final flush raises nothing, and say 141."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return READER_GONE
+
+
 @contextmanager
 def errors_to_exit_codes(ctx: Context | None = None) -> Iterator[None]:
     try:
@@ -194,6 +219,11 @@ def errors_to_exit_codes(ctx: Context | None = None) -> Iterator[None]:
         raise typer.Exit(130) from None
     except _EXITS:
         raise
+    except BrokenPipeError as exc:
+        if not stdout_reader_gone():  # a pipe other than stdout: a bug like any other
+            code = internal_error(exc, ctx, verbose=False, json_output=False)
+            raise typer.Exit(code) from None
+        raise typer.Exit(quiet_exit_for_a_gone_reader()) from None
     except Exception as exc:
         verbose = ctx.verbosity > 0 if ctx is not None else log.isEnabledFor(logging.INFO)
         json_output = ctx is not None and ctx.json_output
