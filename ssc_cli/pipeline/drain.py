@@ -61,7 +61,9 @@ class Queue(Protocol):
 
     async def trim(self) -> None: ...
 
-    async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int: ...
+    async def publish_discovered(
+        self, messages: Sequence[ExtractionMessage], *, force: bool = False
+    ) -> int: ...
 
     async def leave(self) -> None: ...
 
@@ -302,10 +304,20 @@ class Drain:
         assert registry is not None
         self.written.add(eco)
         names = sorted({r.name for r in requests})
-        refresh = {r.name for r in requests if r.message.refresh}
+        # A redelivered entry's worker may have died between the write of its package and the
+        # publishing of the package's dependencies (issue 15): fetched again in full (not from
+        # what the graph knows, which skips the known versions' requirements), so that discovery
+        # runs, and its discoveries published past the discovery marks the dead worker may have
+        # set just before its XADD. A duplicate costs one already-present ack.
+        redone = (
+            {r.name for r in requests if r.entry.reclaimed} if self.options.follow_deps else set()
+        )
+        refresh = {r.name for r in requests if r.message.refresh} | redone
         statuses = self.store.statuses(eco, names)
         wanted = [n for n in names if n in refresh or statuses.get(n) != EXTRACTED]
-        known = self.store.known(eco, [n for n in wanted if statuses.get(n) == EXTRACTED])
+        known = self.store.known(
+            eco, [n for n in wanted if statuses.get(n) == EXTRACTED and n not in redone]
+        )
         extraction = Extraction(registry, self.store, batch_size=max(1, len(wanted)))
         extraction.attribute = self.options.attribute
         outcomes = await self._fetch_all(extraction, wanted, known)
@@ -363,7 +375,7 @@ class Drain:
                 log.warning("parent ids naming no Version/RequirementFile: %s", ", ".join(unknown))
         if self.options.follow_deps:
             records = [o.record for o in outcomes.values() if o.record is not None]
-            await self._discover(eco, extraction, records, set(names))
+            await self._discover(eco, extraction, records, set(names), redone)
 
     async def _fetch_all(
         self, extraction: Extraction, names: list[str], known: dict[str, Any]
@@ -412,15 +424,20 @@ class Drain:
         extraction: Extraction,
         records: list[PackageRecord],
         in_batch: set[str],
+        redone: set[str],
     ) -> None:
-        """Unknown dependencies become messages (not a recursion): the worker pool shares the tree."""
+        """Unknown dependencies become messages (not a recursion): the worker pool shares the tree.
+        Those of a redone package (its entry redelivered) are published even when marked queued."""
         plans: dict[
             str, tuple[str, str, str]
         ] = {}  # dep -> (version purl, constraints, parent purl)
+        forced: set[str] = set()
         for record in records:
             unknown = set(extraction.unextracted(extraction.dependencies(record))) - in_batch
             if not unknown:
                 continue
+            if record.name in redone:
+                forced |= unknown
             serials = serial_numbers(eco, [v.name for v in record.versions])
             # The newest version requiring each dependency is the parent named in the message.
             for version in sorted(record.versions, key=lambda v: serials.get(v.name, -1)):
@@ -434,8 +451,8 @@ class Drain:
         if not plans:
             return
         ids = self.store.version_ids(eco, {vpurl for vpurl, _, _ in plans.values()})
-        messages = [
-            ExtractionMessage.request(
+        messages = {
+            dep: ExtractionMessage.request(
                 eco,
                 dep,
                 constraints=constraints,
@@ -443,8 +460,12 @@ class Drain:
                 parent_version=parent,
             )
             for dep, (vpurl, constraints, parent) in sorted(plans.items())
-        ]
-        self.summary.dependencies_enqueued += await self.queue.publish_discovered(messages)
+        }
+        for force in (False, True):
+            chosen = [m for dep, m in messages.items() if (dep in forced) == force]
+            if chosen:
+                published = await self.queue.publish_discovered(chosen, force=force)
+                self.summary.dependencies_enqueued += published
 
     def _finish(self, started: float) -> None:
         summary = self.summary

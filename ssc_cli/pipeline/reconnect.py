@@ -93,9 +93,12 @@ class ReconnectingQueue:
     async def trim(self) -> None:
         await self._call("trimming the stream", self.inner.trim)
 
-    async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int:
+    async def publish_discovered(
+        self, messages: Sequence[ExtractionMessage], *, force: bool = False
+    ) -> int:
         return await self._call(
-            "queueing dependencies", lambda: self.inner.publish_discovered(messages)
+            "queueing dependencies",
+            lambda: self.inner.publish_discovered(messages, force=force),
         )
 
     async def leave(self) -> None:

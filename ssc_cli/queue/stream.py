@@ -384,16 +384,24 @@ class ExtractionStream:
                     await pipe.execute()
         return len(messages)
 
-    async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int:
-        """Publish dependencies not already queued within the discovery TTL (SET NX EX marks)."""
+    async def publish_discovered(
+        self, messages: Sequence[ExtractionMessage], *, force: bool = False
+    ) -> int:
+        """Publish dependencies not already queued within the discovery TTL (SET NX EX marks).
+        force publishes them all, marking them again: a worker killed between its marks and its
+        XADD left marks for messages that were never queued."""
         ttl = self.config.discovery_ttl
         if not ttl or not messages:
             return await self.publish(messages)
+        if force:
+            with _redis_errors("marking discovered dependencies"):
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for message in messages:
+                        pipe.set(self._queued_key(message), "1", ex=ttl)
+                    await pipe.execute()
+            return await self.publish(messages)
         with _redis_errors("marking discovered dependencies"):
-            keys = [
-                f"ssc:queued:{self.config.stream}:{message.node_type}:{message.package}"
-                for message in messages
-            ]
+            keys = [self._queued_key(message) for message in messages]
             async with self.client.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.set(key, "1", nx=True, ex=ttl)
@@ -406,6 +414,9 @@ class ExtractionStream:
             with contextlib.suppress(redis.RedisError, OSError):
                 await self.client.delete(*[k for _, k in chosen])
             raise
+
+    def _queued_key(self, message: ExtractionMessage) -> str:
+        return f"ssc:queued:{self.config.stream}:{message.node_type}:{message.package}"
 
     # -- operating ------------------------------------------------------------------------
 

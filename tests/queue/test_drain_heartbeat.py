@@ -56,7 +56,9 @@ class StubbornQueue:
     async def trim(self) -> None:
         return None
 
-    async def publish_discovered(self, messages: Sequence[ExtractionMessage]) -> int:
+    async def publish_discovered(
+        self, messages: Sequence[ExtractionMessage], *, force: bool = False
+    ) -> int:
         return 0
 
     async def leave(self) -> None:

@@ -18,14 +18,28 @@ from typing import Any
 from tests.conftest import Ssc
 
 
+def _planted(
+    fault: str, env: dict[str, str | None] | None, trace: Path | None
+) -> dict[str, str | None]:
+    planted: dict[str, str | None] = {**(env or {}), "SSC_TEST_FAULT": fault}
+    if trace is not None:
+        planted["SSC_TEST_TRACE"] = str(trace)
+    return planted
+
+
 def faulted(
-    ssc: Ssc, fault: str, *args: str, env: dict[str, str | None] | None = None
+    ssc: Ssc,
+    fault: str,
+    *args: str,
+    env: dict[str, str | None] | None = None,
+    trace: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `ssc ARGS` with SSC_TEST_FAULT=fault planted (tests/reliability/faultpoints.py)."""
+    """Run `ssc ARGS` with SSC_TEST_FAULT=fault planted (tests/reliability/faultpoints.py),
+    its events appended to trace when given."""
     return subprocess.run(
         [sys.executable, "-m", "tests.reliability.faultpoints", *args],
         cwd=ssc.home,
-        env=ssc.environment({**(env or {}), "SSC_TEST_FAULT": fault}),
+        env=ssc.environment(_planted(fault, env, trace)),
         capture_output=True,
         text=True,
         timeout=300,
@@ -33,16 +47,62 @@ def faulted(
 
 
 def killed_after(
-    ssc: Ssc, seconds: float, *args: str, env: dict[str, str | None] | None = None
+    ssc: Ssc,
+    seconds: float,
+    *args: str,
+    env: dict[str, str | None] | None = None,
+    trace: Path | None = None,
 ) -> int:
-    """Start `ssc ARGS`, SIGKILL it after seconds (unless it ended first); its exit code."""
-    process = ssc.popen(*args, env=env)
+    """Start `ssc ARGS`, SIGKILL it after seconds (unless it ended first); its exit code.
+    With trace, it runs under the fault launcher planting nothing, its events traced there."""
+    if trace is None:
+        process = ssc.popen(*args, env=env)
+    else:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.faultpoints", *args],
+            cwd=ssc.home,
+            env=ssc.environment(_planted("none", env, trace)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGKILL)
     process.communicate()
     return process.returncode
+
+
+INSIDE_A_WRITE = "inside a write"
+AFTER_A_COMMIT = "after a write committed"
+AFTER_A_CURSOR_SAVE = "after a cursor save"
+ELSEWHERE = "elsewhere"
+
+
+def events(trace: Path) -> list[str]:
+    """The events a traced run appended (tests/reliability/faultpoints.py), in order."""
+    return trace.read_text().split() if trace.is_file() else []
+
+
+def landed(trace: Path) -> str:
+    """Where a traced run was when it died: inside a `write_packages` call, right after one
+    committed, right after a cursor save or an XACK (nothing traced since), or elsewhere (start-up,
+    before the first write)."""
+    last = events(trace)[-1:] or [""]
+    if last[0] == "write+":
+        return INSIDE_A_WRITE
+    if last[0] == "write-":
+        return AFTER_A_COMMIT
+    if last[0] in {"cursor", "ack"}:
+        return AFTER_A_CURSOR_SAVE
+    return ELSEWHERE
+
+
+def entry_key(entry_id: str) -> tuple[int, int]:
+    """A Redis stream entry id (`<ms>-<seq>`) as a tuple that orders as Redis does."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def graph_path(ssc: Ssc) -> Path:
