@@ -12,7 +12,10 @@ pydantic/httpx2#974 and #1075 (the same fix in a fork).
 * a connection is never handed to a request once it has expired (keep-alive timed out, or the
   server closed the idle socket): each candidate is checked before it is assigned;
 * idle connections beyond `max_keepalive_connections` are closed, oldest first; expired idle
-  ones are swept from the whole pool at most every `SWEEP_SECONDS` instead of on every pass;
+  ones are swept from the whole pool, and closed ones dropped from it, at most every
+  `SWEEP_SECONDS` instead of on every pass, or on every pass while the pool is full enough
+  for them to matter (a pass then costs a look at the requests and at connections until one
+  is free);
 * an idle HTTP/1.1 connection already assigned to a request that has not started on it yet is
   not handed to a second request (which only failed with ConnectionNotAvailable and retried,
   another pass each) nor closed as surplus (encode/httpcore#1110).
@@ -38,39 +41,24 @@ class LinearPool(httpcore.AsyncConnectionPool):
 
     def _assign_requests_to_connections(self) -> list[Any]:
         closing: list[Any] = []
+        queued = [request for request in self._requests if request.connection is None]
+        now = time.monotonic()
+        sweep = now >= self._next_sweep
+        # Closed connections only matter once they could fill the pool, idle ones once they
+        # could exceed the keep-alive allowance; until then a pass is the queued requests alone.
+        crowded = len(self._connections) >= min(
+            self._max_keepalive_connections + 1, self._max_connections
+        )
+        if not (queued or sweep or crowded):
+            return closing
         reserved = {
             id(request.connection) for request in self._requests if request.connection is not None
         }
-        now = time.monotonic()
-        sweep = now >= self._next_sweep
         if sweep:
             self._next_sweep = now + SWEEP_SECONDS
-        kept: list[Any] = []
-        idle = 0
-        for connection in self._connections:
-            if connection.is_closed():
-                continue
-            if id(connection) not in reserved and (sweep and connection.has_expired()):
-                closing.append(connection)
-                continue
-            kept.append(connection)
-            if connection.is_idle() and id(connection) not in reserved:
-                idle += 1
-        surplus = idle - self._max_keepalive_connections
-        if surplus > 0:
-            trimmed = []
-            for connection in kept:
-                if surplus > 0 and connection.is_idle() and id(connection) not in reserved:
-                    closing.append(connection)
-                    surplus -= 1
-                else:
-                    trimmed.append(connection)
-            kept = trimmed
-        self._connections = kept
-
-        for pool_request in self._requests:
-            if not pool_request.is_queued():
-                continue
+        if sweep or crowded:
+            self._tidy(reserved, sweep, closing)
+        for pool_request in queued:
             origin = pool_request.request.url.origin
             connection = self._available(origin, reserved, closing)
             if connection is None and len(self._connections) >= self._max_connections:
@@ -86,6 +74,32 @@ class LinearPool(httpcore.AsyncConnectionPool):
             if not connection.is_available() or connection.is_idle():
                 reserved.add(id(connection))
         return closing
+
+    def _tidy(self, reserved: set[int], sweep: bool, closing: list[Any]) -> None:
+        """Drop closed connections; close expired idle ones (on a sweep) and surplus idle ones."""
+        kept: list[Any] = []
+        idle = 0
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            free = id(connection) not in reserved
+            if free and sweep and connection.has_expired():
+                closing.append(connection)
+                continue
+            kept.append(connection)
+            if free and connection.is_idle():
+                idle += 1
+        surplus = idle - self._max_keepalive_connections
+        if surplus > 0:
+            trimmed = []
+            for connection in kept:
+                if surplus > 0 and connection.is_idle() and id(connection) not in reserved:
+                    closing.append(connection)
+                    surplus -= 1
+                else:
+                    trimmed.append(connection)
+            kept = trimmed
+        self._connections = kept
 
     def _available(self, origin: Any, reserved: set[int], closing: list[Any]) -> Any:
         """The first unexpired connection that can take a request to origin now, or None."""
