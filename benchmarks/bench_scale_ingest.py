@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scale_ingest.py politeness [--ecosystems pypi,npm,maven] [--seconds 150]
     python benchmarks/bench_scale_ingest.py growth --ecosystem npm --sizes 10000,30000,100000
+    python benchmarks/bench_scale_ingest.py cpu --ecosystem npm --limit 1500 [--in-flight 48]
 
 politeness: a 100,000-package registry, each registry's default rate and in-flight limits on;
 `ssc ingest <eco> --limit L` with L sized to run about --seconds; the achieved request rate is
@@ -14,6 +15,11 @@ growth: a full ingest (no --limit) of registries of each size, rate limits lifte
 --in-flight so that a run is CPU-bound instead of lasting hours. Reports peak RSS, CPU per
 version, SQLite bytes per version and per edge, and the HTTP cache on disk. --keep DIR keeps
 the largest size's graph for bench_scale_update.py.
+
+cpu: `ssc ingest <eco> --limit L` against a --packages universe, latency on, rate limits lifted,
+at --in-flight (or the registry's default cap with --in-flight 0), --repeat times; CPU per
+version is the child's CPU (its start and the listing included) over the versions it wrote. Run
+it from two trees (a `git worktree` of main beside the branch) alternately to compare.
 """
 
 from __future__ import annotations
@@ -103,6 +109,30 @@ def growth(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def cpu(eco: str, n: int, limit: int, in_flight: int, repeat: int) -> None:
+    cap = in_flight or BUDGETS[eco][1]
+    print(f"## CPU per version: {eco}, --limit {limit} of {n:,}, {cap} in flight, latency on\n")
+    print("| run | packages | versions | requests | CPU (s) | CPU per version (ms) |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for run in range(1, repeat + 1):
+        served = serve(eco, n)
+        work = Path(tempfile.mkdtemp(prefix=f"scale-cpu-{eco}-"))
+        extra = {CAP_SETTING[eco]: str(in_flight)} if in_flight else {}
+        args = ["--concurrency", str(in_flight)] if in_flight else []
+        try:
+            env = ssc_env(work, served, SSC_HTTP_RATE_LIMIT="off", **extra)
+            result = run_ssc(env, "ingest", eco, "--limit", str(limit), *args)
+        finally:
+            served.stop()
+            shutil.rmtree(work, ignore_errors=True)
+        versions = max(1, result["new_versions"])
+        print(
+            f"| {run} | {result['new_packages_ingested']} | {versions:,} | {result['requests']:,} "
+            f"| {result['_cpu_s']:.2f} | {1000 * result['_cpu_s'] / versions:.2f} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,8 +148,16 @@ def main() -> None:
     grow.add_argument("--in-flight", type=int, default=48)
     grow.add_argument("--keep", type=Path)
     grow.add_argument("--sqlite-cache-mb", type=int, help="SSC_SQLITE_CACHE_MB for the runs")
+    per = sub.add_parser("cpu")
+    per.add_argument("--ecosystem", default="npm")
+    per.add_argument("--packages", type=int, default=10_000)
+    per.add_argument("--limit", type=int, default=1500)
+    per.add_argument("--in-flight", type=int, default=48, help="0: the registry's default cap")
+    per.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    if args.mode == "politeness":
+    if args.mode == "cpu":
+        cpu(args.ecosystem, args.packages, args.limit, args.in_flight, args.repeat)
+    elif args.mode == "politeness":
         politeness(args.ecosystems.split(","), args.seconds, args.packages)
     else:
         sizes = [int(s) for s in args.sizes.split(",")]

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import diskcache
 
+from ssc_cli import http_pool
 from ssc_cli.egress import DEFAULT_PORTS, EgressPolicy, Rule, Target
 from ssc_cli.errors import (
     HttpStatusError,
@@ -203,12 +204,17 @@ class Http:
             except OSError as exc:  # a file where the directory goes, read-only, full
                 raise cache_dir_error(config.cache_dir, exc) from None
         self.refusals: list[tuple[str, str]] = []  # (redacted URL, reason), for the run
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        )
+        # httpcore's own pool scans itself quadratically on every request (ssc_cli/http_pool.py).
+        self.linear_pool = http_pool.install(transport._pool)
         self._client = httpx.AsyncClient(
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip"},
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
             # Redirects are followed by _send, one checked hop at a time.
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            transport=transport,
         )
 
     async def __aenter__(self) -> Http:

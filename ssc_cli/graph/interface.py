@@ -35,20 +35,28 @@ def _short(text: str) -> str:
 
 def key_problem(ecosystem: Ecosystem, name: str, version: str | None = None) -> str | None:
     """Why the graph cannot key this package (or version): no purl, or one over MAX_PURL."""
-    what = f"version {_short(version)}" if version is not None else f"name {_short(name)}"
     try:
         purl = ecosystem.purl(name, version)
     except ValueError as exc:
-        return f"{what} has no package URL ({exc})"
+        return f"{_what(name, version)} has no package URL ({exc})"
     if len(purl) > MAX_PURL:
-        return f"{what} makes a {len(purl)}-character purl, over the graph's limit of {MAX_PURL}"
+        return (
+            f"{_what(name, version)} makes a {len(purl)}-character purl, "
+            f"over the graph's limit of {MAX_PURL}"
+        )
     return None
+
+
+def _what(name: str, version: str | None) -> str:
+    # Only for a message: built once something is wrong, not for every version (issue 16).
+    return f"version {_short(version)}" if version is not None else f"name {_short(name)}"
 
 
 def record_problem(record: PackageRecord) -> str | None:
     """Why the graph cannot store this record as it is (refused whole, never truncated), or None."""
     eco = record.ecosystem
     problem = key_problem(eco, record.name)
+    keyed: set[str] = set()  # dependency names already found keyable (most repeat per version)
     for version in record.versions:
         if problem is not None:
             break
@@ -56,7 +64,10 @@ def record_problem(record: PackageRecord) -> str | None:
         for req in version.requirements or ():
             if problem is not None:
                 break
+            if req.name in keyed:
+                continue
             problem = key_problem(eco, req.name)
+            keyed.add(req.name)
             if problem is not None:
                 problem = f"dependency {problem} (of version {_short(version.name)})"
     if problem is None:
