@@ -6,10 +6,11 @@ each connection reset and timeout, 0.5 % each truncated and garbled body) into a
 as cron would run it (tests/reliability/soak.py, the scenario of tests/reliability/test_soak.py).
 Prints per ecosystem: packages extracted fault-free and after the faulted runs, whether the
 exports are identical, packages lost after the first run (neither extracted nor recorded with a
-reason), the failures it recorded, retries spent (the runs' summaries), faults drawn (the fake
-registry's count: a truncated or garbled body drawn for a non-200 answer, such as the 404 of a
-parent POM Maven Central does not have, leaves that answer whole, so it costs no retry) and the
-wall times; exits 1 if anything was lost or diverged.
+reason), the failures it recorded, retries spent (the runs' summaries: the HTTP layer's retries;
+a body that arrives whole but garbled is fetched again by the Maven and crates clients
+themselves, for POMs, jars and .crate files, which the summary does not count, so the request
+columns carry every extra request), faults drawn (the fake registry's count) and the wall times;
+exits 1 if anything was lost or diverged.
 
 Run: flock /tmp/ssc-heavy.lock python benchmarks/bench_soak.py [--packages N]
      [--ecosystems pypi,npm,...] [--seed N] [--retry-after S] [--versions N] [--retries N]
