@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
 import os
 import random
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 
 import diskcache
 
-from ssc_cli import http_pool
+from ssc_cli import http_pool, json_payload
 from ssc_cli.egress import DEFAULT_PORTS, EgressPolicy, Rule, Target
 from ssc_cli.errors import (
     HttpStatusError,
@@ -79,7 +78,7 @@ class HttpResponse:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.content)
+            return json_payload.loads(self.content)
         except ValueError as exc:
             raise MalformedPayload(
                 f"{self.url}: body is not valid JSON ({exc})", url=self.url

@@ -230,9 +230,9 @@ def read_names_file(text: str, problem: Callable[[str], str | None]) -> list[str
     """
     stripped = text.lstrip()
     if stripped.startswith("["):
-        import json
+        from ssc_cli import json_payload
 
-        data = json.loads(stripped)
+        data = json_payload.loads(stripped)
         if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
             raise ValueError("a JSON names file must be an array of strings")
         entries = [(f"item {i}", item.strip()) for i, item in enumerate(data, 1)]

@@ -26,7 +26,10 @@ def normalize_repository_url(url: str | None) -> str | None:
         text = f"https://{scp.group(1)}/{scp.group(2)}"
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unbalanced `[` or `]` (urllib: "Invalid IPv6 URL"); found by atheris
+        return None
     host = (parts.hostname or "").lower().removeprefix("www.")
     if host not in _HOSTS:
         return None

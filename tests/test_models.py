@@ -67,6 +67,10 @@ def test_serial_numbers_keep_unparseable_at_minus_one() -> None:
         ("github:user/repo", "https://github.com/user/repo"),
         ("https://example.com/a/b", None),
         ("https://github.com/onlyowner", None),
+        # urlsplit raises "Invalid IPv6 URL" on these (found by benchmarks/fuzz_parsers.py)
+        ("git+https:]]]//ictim.git", None),
+        ("https://[github.com/a/b", None),
+        ("https://[not-an-address]/a/b", None),
         (None, None),
     ],
 )

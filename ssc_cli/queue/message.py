@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ssc_cli import registries
+from ssc_cli import json_payload, registries
 from ssc_cli.graph.interface import key_problem
 from ssc_cli.models import Ecosystem
 
@@ -107,7 +107,7 @@ def parse_entry(fields: dict[str, str]) -> ExtractionMessage | Rejected:
     if raw is None:
         return Rejected(NO_DATA, f"entry has no `data` field (fields: {sorted(fields)})")
     try:
-        payload = json.loads(raw)
+        payload = json_payload.loads(raw)
     except json.JSONDecodeError as exc:
         return Rejected(INVALID_JSON, f"`data` is not JSON: {exc}")
     if not isinstance(payload, dict):

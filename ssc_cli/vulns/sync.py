@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
+from ssc_cli import json_payload
 from ssc_cli.errors import HttpStatusError, RegistryUnavailable, SscError
 from ssc_cli.models import Ecosystem
 from ssc_cli.progress import Advance
@@ -192,7 +193,7 @@ def read_path(path: Path) -> Iterator[Item]:
         yield from read_zip(path, str(path))
         return
     try:
-        data = json.loads(path.read_bytes())
+        data = json_payload.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         yield Item(str(path), error=f"not a readable JSON file: {exc}")
         return

@@ -21,6 +21,8 @@ class SoakResult:
     faulted_seconds: list[float] = field(default_factory=list)  # per run
     failed_first: int = 0  # recorded failures of the first faulted run
     lost_first: int = 0  # neither extracted nor recorded with a reason after run 1
+    failed_last: set[str] = field(default_factory=set)  # recorded failures of the last run
+    differing: set[str] = field(default_factory=set)  # packages whose rows differ at the end
     identical: bool = False  # export after the last faulted run == fault-free export
     retries: int = 0
     requests: int = 0
@@ -35,6 +37,20 @@ class SoakResult:
 
 def extracted(export: list[dict[str, Any]]) -> set[str]:
     return {str(i["name"]) for i in export if i["type"] == "package" and i["status"] == "extracted"}
+
+
+def differing_packages(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> set[str]:
+    """Names of the packages whose own row, versions or dependency edges differ."""
+    names = {str(i["purl"]): str(i["name"]) for i in [*left, *right] if i["type"] == "package"}
+    a = {repr(sorted(i.items())): i for i in left}
+    b = {repr(sorted(i.items())): i for i in right}
+    out = set()
+    for key in a.keys() ^ b.keys():
+        row = a.get(key) or b[key]
+        purl = row["purl"] if row["type"] == "package" else row.get("package")
+        purl = purl or row.get("parent_version_name") or f"({row['type']} row)"
+        out.add(names.get(str(purl), str(purl)))
+    return out
 
 
 def diff(left: list[dict[str, Any]], right: list[dict[str, Any]], limit: int = 5) -> list[str]:
@@ -80,10 +96,13 @@ def soak(
             result.failed_first = len(failed)
             got = extracted(faulted.export())
             result.lost_first = len(want - got - failed)
+        if run == runs - 1:
+            result.failed_last = {str(f["package"]) for f in summary["failures"]}
     server.faults, drawn = Faults(), dict(server.faults.drawn)
     result.faults = drawn
     final = faulted.export()
     result.identical = final == reference
     if not result.identical:
         result.differences = diff(reference, final)
+        result.differing = differing_packages(reference, final)
     return result

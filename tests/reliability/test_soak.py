@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import Ssc
 from tests.fakeregistry.server import FakeRegistry
 from tests.reliability import worlds
-from tests.reliability.soak import soak
+from tests.reliability.soak import differing_packages, soak
 
 pytestmark = pytest.mark.slow
 
@@ -24,3 +24,15 @@ def test_fault_soak_loses_nothing_and_converges(
     assert result.retries > 0
     assert result.lost_first == 0
     assert result.identical, "\n".join(result.differences)
+
+
+def test_differing_packages_names_the_package_of_each_changed_row() -> None:
+    """What bench_soak.py compares with the last run's recorded failures."""
+    pkg = {"type": "package", "name": "a", "purl": "pkg:npm/a", "status": "extracted"}
+    other = {"type": "package", "name": "b", "purl": "pkg:npm/b", "status": "extracted"}
+    version = {"type": "version", "package": "pkg:npm/a", "purl": "pkg:npm/a@1", "name": "1"}
+    edge = {"type": "requires", "from": "pkg:npm/b@1", "parent_version_name": "pkg:npm/b"}
+    left = [pkg, other, version, edge]
+    assert differing_packages(left, list(left)) == set()
+    assert differing_packages(left, [pkg, other, edge]) == {"a"}
+    assert differing_packages(left, [pkg, {**other, "status": "pending"}, version]) == {"b"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import operator
 import os
 import re
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from ssc_cli import json_payload
 from ssc_cli.errors import MalformedPayload
 
 # The readme column of crates.csv holds whole READMEs: the csv module's 128 KiB default is too small.
@@ -362,7 +362,7 @@ def _batched(db: sqlite3.Connection, sql: str, rows: Iterator[tuple[object, ...]
 
 def _load_metadata(db: sqlite3.Connection, stream: IO[bytes], kinds: frozenset[str]) -> None:
     try:
-        data = json.loads(stream.read(1024 * 1024))
+        data = json_payload.loads(stream.read(1024 * 1024))
         timestamp = iso_utc(str(data["timestamp"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedPayload(f"crates.io dump metadata.json is unusable ({exc})") from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import tarfile
 import tomllib
@@ -12,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ssc_cli import json_payload
 from ssc_cli.errors import MalformedPayload, PackageNotFound
 from ssc_cli.models import Ecosystem, Requirement
 from ssc_cli.registries.cargo.dump import iso_utc, kind_name
@@ -92,7 +92,7 @@ def parse_index_file(text: str, name: str, url: str) -> IndexCrate:
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
+            entry = json_payload.loads(line)
             num = str(entry["vers"])
             spelled = str(entry.get("name") or spelled)
             deps = [_index_dependency(dep) for dep in entry.get("deps") or []]

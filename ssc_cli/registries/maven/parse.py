@@ -39,7 +39,8 @@ def parse_metadata(content: bytes, url: str) -> list[str]:
     """The `<versions>` of a maven-metadata.xml (or its single legacy `<version>`), in order."""
     try:
         root = fromstring(content, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as exc:
+    except (ParseError, DefusedXmlException, LookupError, ValueError) as exc:
+        # LookupError, ValueError: an encoding expat cannot use (see pom._parse_xml).
         raise MalformedPayload(f"{url}: unreadable maven-metadata.xml ({exc})", url=url) from exc
     if _local(root.tag) != "metadata":
         raise MalformedPayload(f"{url}: root element is not <metadata>", url=url)

@@ -194,6 +194,10 @@ def _parse_xml(content: bytes, where: str) -> Element:
         raise MalformedPayload(f"{where}: refused XML ({exc})", url=where) from exc
     except ParseError as exc:
         raise MalformedPayload(f"{where}: not well-formed XML ({exc})", url=where) from exc
+    except (LookupError, ValueError) as exc:
+        # An XML declaration naming an encoding Python lacks (`UTF-2`) or cannot feed to expat
+        # (`utf-7`, `rot13`): expat raises these, not ParseError. Found by atheris (issue 15).
+        raise MalformedPayload(f"{where}: unreadable XML encoding ({exc})", url=where) from exc
 
 
 def parse_pom(content: bytes, where: str) -> Pom:

@@ -85,10 +85,10 @@ def parse_project(data: Any, url: str) -> PyPIProject:
 def parse_simple_listing(body: bytes, content_type: str, url: str) -> dict[str, int | None]:
     """Project names and serials from `/simple/` as PEP 691 JSON, or names from PEP 503 HTML."""
     if "json" in content_type:
-        import json
+        from ssc_cli import json_payload
 
         try:
-            data = json.loads(body)
+            data = json_payload.loads(body)
             return {str(p["name"]): p.get("_last-serial") for p in data["projects"]}
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedPayload(
@@ -310,10 +310,10 @@ def parse_simple_project(body: bytes, content_type: str, url: str) -> list[Simpl
     from urllib.parse import urljoin
 
     if "json" in content_type:
-        import json
+        from ssc_cli import json_payload
 
         try:
-            data = json.loads(body)
+            data = json_payload.loads(body)
             return [
                 SimpleFile(
                     filename=f["filename"],

@@ -98,3 +98,18 @@ def test_a_parent_cycle_is_refused_with_the_chain() -> None:
         asyncio.run(asyncio.wait_for(run(), 10))
     except SscError as exc:
         assert "a" in str(exc)
+
+
+# An encoding Python does not know, one expat cannot be fed, text codecs that are not text.
+ENCODINGS = ["UTF-2", "utf-7", "rot13", "base64", "idna", "punycode", "ebcdic"]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_an_unusable_xml_encoding_is_malformed_payload(encoding: str) -> None:
+    """Found by atheris (benchmarks/fuzz_parsers.py pom): `encoding="UTF-2"` in the XML
+    declaration made expat raise LookupError out of the POM parser."""
+    declaration = f'<?xml version="1.0" encoding="{encoding}"?>'
+    with pytest.raises(MalformedPayload, match=WHERE):
+        pom.parse_pom(f"{declaration}<project><artifactId>a</artifactId></project>".encode(), WHERE)
+    with pytest.raises(MalformedPayload, match=WHERE):
+        parse.parse_metadata(f"{declaration}<metadata/>".encode(), WHERE)

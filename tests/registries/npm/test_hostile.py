@@ -59,3 +59,11 @@ def test_packuments_leave_only_malformed_payload(doc: Any) -> None:
 def test_dependency_specs_never_crash(name: str, spec: Any) -> None:
     parsed = packument.parse_spec(name, spec)
     assert isinstance(parsed.target, str) and isinstance(parsed.constraints, str)
+
+
+def test_a_repository_url_urllib_cannot_split_is_no_repository() -> None:
+    """Found by atheris (benchmarks/fuzz_parsers.py npm): `]` in a repository URL made urlsplit
+    raise ValueError("Invalid IPv6 URL") out of the packument parser."""
+    doc = {**VALID, "repository": {"type": "git", "url": "git+https:]]]//victim.git"}}
+    record = packument.parse_packument(doc, "victim", KINDS, url=URL)
+    assert record.repository_url == "n/a"
