@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.neo4j(private=True), pytest.mark.slow, pytest.mark.tim
 N = 60
 # npm: its ingest saves a change-feed cursor when it completes, so there is a cursor to get wrong.
 # Small batches: a dozen write transactions, the kill lands between and inside them.
-RETRY = 10  # SSC_GRAPH_RETRY_TIME: how long the driver retries a transaction (default 30 s)
+RETRY = 5  # SSC_GRAPH_RETRY_TIME: how long the driver retries a transaction (default 30 s)
 ENV = {"SSC_WRITE_BATCH_SIZE": "4", "SSC_LOCK_TTL": "5", "SSC_GRAPH_RETRY_TIME": str(RETRY)}
 # The killed run cannot release its job lease; a short one has expired by the rerun, as the
 # default (120 s) would have by the next cron run.
@@ -37,7 +37,7 @@ KILL_AFTER = 8  # extracted packages in the graph: the first batches are committ
 # another fails keeps its own). Before each call checked the server first, every write, run
 # record and lease release a dying run still attempts waited a window of its own: five or more.
 STARTS = 120.0  # until the first batches are in the graph
-ENDS = 3.5 * RETRY  # from the kill to exit 5: 15 s over two windows, 15 s under five
+ENDS = 3.5 * RETRY  # from the kill to exit 5: 7.5 s over two windows, 7.5 s under five
 
 
 def _sorted(export: list[dict[str, Any]]) -> list[str]:
