@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import diskcache
-
 from ssc_cli import http_pool, json_payload
 from ssc_cli.egress import DEFAULT_PORTS, EgressPolicy, Rule, Target
 from ssc_cli.errors import (
@@ -32,7 +30,8 @@ from ssc_cli.errors import (
     RetriesExhausted,
     UrlRefused,
 )
-from ssc_cli.settings import Settings, cache_dir_error, redact_url
+from ssc_cli.http_cache import ResponseCache, conditional_headers, variant_of
+from ssc_cli.settings import Settings, redact_url
 
 
 def _import_httpx() -> None:
@@ -196,12 +195,7 @@ class Http:
         self.counters = HttpCounters()
         self._limits: dict[str, HostLimits] = {}
         self._hosts: dict[str, _Host] = {}
-        self._cache: diskcache.Cache | None = None
-        if config.cache_dir is not None:
-            try:
-                self._cache = diskcache.Cache(str(config.cache_dir), size_limit=8 * 1024**3)
-            except OSError as exc:  # a file where the directory goes, read-only, full
-                raise cache_dir_error(config.cache_dir, exc) from None
+        self._cache = ResponseCache(config.cache_dir) if config.cache_dir is not None else None
         self.refusals: list[tuple[str, str]] = []  # (redacted URL, reason), for the run
         transport = httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64)
@@ -298,20 +292,19 @@ class Http:
     ) -> HttpResponse:
         """GET with retries; raises HttpStatusError for any status outside `ok` (and 304)."""
         send_headers = dict(headers or {})
-        cached = self._cached(url, send_headers) if conditional else None
+        variant = variant_of(send_headers)
+        cache = self._cache if conditional else None
+        cached = cache.lookup(url, variant) if cache is not None else None
         if cached is not None:
-            if cached.get("etag"):
-                send_headers["If-None-Match"] = cached["etag"]
-            if cached.get("last_modified"):
-                send_headers["If-Modified-Since"] = cached["last_modified"]
+            send_headers |= conditional_headers(cached)
         response = await self._send("GET", url, send_headers, max_bytes or self.config.max_bytes)
         if response.status == 304 and cached is not None:
             self.counters.not_modified += 1
             return HttpResponse(url, 200, cached["headers"], cached["content"], from_cache=True)
         if response.status not in ok:
             raise _status_error(url, response.status, self.config.retries)
-        if conditional and response.status == 200:
-            self._store(url, send_headers, response)
+        if cache is not None and response.status == 200:
+            cache.store(url, variant, response.headers, response.content)
         return response
 
     async def head(self, url: str) -> int:
@@ -394,14 +387,11 @@ class Http:
     ) -> Download:
         """Stream a large body to dest (atomically); reuse dest when the server says 304."""
         send_headers = dict(headers or {})
-        meta = (
-            self._cached(url, {"x-download": str(dest)}) if conditional and dest.exists() else None
-        )
+        variant = str(dest)  # the body is in dest; the cache keeps only its validators
+        cache = self._cache if conditional else None
+        meta = cache.lookup(url, variant) if cache is not None and dest.exists() else None
         if meta is not None:
-            if meta.get("etag"):
-                send_headers["If-None-Match"] = meta["etag"]
-            if meta.get("last_modified"):
-                send_headers["If-Modified-Since"] = meta["last_modified"]
+            send_headers |= conditional_headers(meta)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + f".part-{os.getpid()}")
         response = await self._send(
@@ -414,22 +404,14 @@ class Http:
             tmp.unlink(missing_ok=True)
             raise _status_error(url, response.status, self.config.retries)
         os.replace(tmp, dest)
-        if conditional and self._cache is not None:
-            self._cache.set(
-                self._cache_key(url, {"x-download": str(dest)}),
-                {
-                    "etag": response.headers.get("etag"),
-                    "last_modified": response.headers.get("last-modified"),
-                    "headers": dict(response.headers),
-                    "content": b"",
-                },
-            )
+        if cache is not None:
+            cache.store(url, variant, response.headers)
         return Download(dest, response.headers, False, dest.stat().st_size)
 
     def forget(self, url: str, headers: Mapping[str, str] | None = None) -> None:
         """Drop a cached body (it turned out to be bad)."""
         if self._cache is not None:
-            self._cache.delete(self._cache_key(url, dict(headers or {})))
+            self._cache.forget(url, variant_of(headers or {}))
 
     # -- internals ------------------------------------------------------------------------
 
@@ -565,33 +547,6 @@ class Http:
         """Exponential backoff with full jitter."""
         ceiling = min(self.config.backoff_max, self.config.backoff_base * (2**attempt))
         return random.uniform(ceiling / 2, ceiling) if ceiling > 0 else 0.0
-
-    def _cache_key(self, url: str, headers: Mapping[str, str]) -> str:
-        variant = headers.get("Accept") or headers.get("x-download") or ""
-        return f"{url}\n{variant}"
-
-    def _cached(self, url: str, headers: Mapping[str, str]) -> dict[str, Any] | None:
-        if self._cache is None:
-            return None
-        value = self._cache.get(self._cache_key(url, headers))
-        return value if isinstance(value, dict) else None
-
-    def _store(self, url: str, headers: Mapping[str, str], response: HttpResponse) -> None:
-        if self._cache is None:
-            return
-        etag = response.headers.get("etag")
-        last_modified = response.headers.get("last-modified")
-        if not etag and not last_modified:
-            return
-        self._cache.set(
-            self._cache_key(url, headers),
-            {
-                "etag": etag,
-                "last_modified": last_modified,
-                "headers": dict(response.headers),
-                "content": response.content,
-            },
-        )
 
 
 def _status_error(url: str, status: int, retries: int) -> HttpStatusError:
