@@ -1,7 +1,7 @@
 """Start-up time of `ssc`: this tree against an earlier commit (default d837a9b, before issue 8's
 lazy imports), side by side.
 
-Run: python benchmarks/bench_startup.py [--runs N] [--baseline COMMIT]
+Run: python benchmarks/bench_startup.py [--runs N] [--baseline COMMIT] [--no-bytecode]
 Wall time of `python -m ssc_cli --help`, `graph show --help` and `graph show pypi x` on a graph
 that does not exist (exit 2, nothing touches the network), and the time `ssc ingest pypi --limit 1`
 takes from its start to its first request, which a server on 127.0.0.1 (SSC_PYPI_URL) records
@@ -10,7 +10,11 @@ slows both alike; the median and the fastest of N runs are reported. Beside each
 time of that command line (`python -X importtime`, the sum of every module's own time; for the
 ingest, of what it loaded before its first request), and the slowest imports of
 `python -X importtime -c "import ssc_cli.cli.app"`.
-The baseline is checked out with `git worktree add` into a temporary directory.
+The baseline is checked out with `git worktree add` into a temporary directory. Both trees run
+from .pyc files, as an installed ssc does (pip compiles at install, the image runs compileall):
+a warm-up run of each command writes them into the temporary directory (PYTHONPYCACHEPREFIX),
+whatever PYTHONDONTWRITEBYTECODE the caller's shell sets; `--no-bytecode` measures with that
+variable set instead, compiling ssc's sources in every run.
 """
 
 from __future__ import annotations
@@ -37,8 +41,17 @@ COMMANDS: list[tuple[str, list[str], int]] = [
 ]
 
 
-def _environment(tree: Path, work: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSC_", "REDIS_"))}
+def _environment(tree: Path, work: Path, bytecode: bool) -> dict[str, str]:
+    """The children's environment. bytecode: each tree's .pyc files (and the libraries') are
+    written by the warm-up runs under work/pycache and read from there, as an installed ssc reads
+    those pip or the image's compileall wrote; without it, PYTHONDONTWRITEBYTECODE=1: a tree
+    without current __pycache__ files (a fresh checkout) compiles ssc's modules in every run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSC_", "REDIS_", "PYTHONPYC"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if bytecode:
+        env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(
         {
             "PYTHONPATH": str(tree),
@@ -160,6 +173,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--baseline", default="d837a9b")
     parser.add_argument("--top", type=int, default=8, help="Slowest imports listed per tree.")
+    parser.add_argument(
+        "--no-bytecode",
+        dest="bytecode",
+        action="store_false",
+        help="Children run with PYTHONDONTWRITEBYTECODE=1 and no .pyc cache of their own (ssc's "
+        "modules compiled in every run where the tree has no current __pycache__).",
+    )
     args, _ignored = (
         parser.parse_known_args()
     )  # `nox -s bench -- …` passes its args to every script
@@ -182,15 +202,17 @@ def main() -> None:
         try:
             trees = {f"{args.baseline} (before)": base, f"{head} (this tree)": REPO}
             envs = {
-                label: _environment(tree, work / label.split()[0]) for label, tree in trees.items()
+                label: _environment(tree, work / label.split()[0], args.bytecode)
+                for label, tree in trees.items()
             }
             # One run of a command: its wall time and its stderr (with or without -X importtime).
             jobs: list[Callable[[Path, dict[str, str], bool], tuple[float, str]]] = [
                 partial(_command, argv, expect) for _title, argv, expect in COMMANDS
             ]
             jobs.append(_first_request_seconds)
-            for label, tree in trees.items():  # warm the .pyc files and the page cache
-                _run_seconds(tree, envs[label], ["--help"], 0)
+            for label, tree in trees.items():  # write the .pyc files, warm the page cache
+                for job in jobs:
+                    job(tree, envs[label], False)
             timings: dict[str, list[list[float]]] = {label: [[] for _ in jobs] for label in trees}
             for run in range(args.runs):  # the trees take turns, first one then the other
                 order = list(trees) if run % 2 == 0 else list(reversed(trees))
@@ -215,6 +237,7 @@ def main() -> None:
     (before, after) = trees
     print(
         f"ssc start-up, wall time: median (fastest) of {args.runs} runs, the trees taking turns; "
+        f"{'from .pyc files' if args.bytecode else 'PYTHONDONTWRITEBYTECODE=1, no .pyc cache'}; "
         f"imports: sum of -X importtime, the least of 3 runs; {os.cpu_count()} CPUs, load average "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end\n"
     )

@@ -10,7 +10,17 @@ from typing import Any
 
 from packageurl import PackageURL
 from packageurl import quote as purl_quote
-from packaging.utils import canonicalize_name
+
+
+def pep503_name(name: str) -> str:
+    """A PyPI name normalised as PEP 503 says: runs of `-`, `_`, `.` as one `-`, lower case.
+
+    packaging.utils.canonicalize_name's own steps (tests/test_models.py compares the two), written
+    out so that a command that reads no version does not load packaging (issue 8)."""
+    value = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in value:
+        value = value.replace("--", "-")
+    return value
 
 
 class Ecosystem(enum.StrEnum):
@@ -54,7 +64,7 @@ class Ecosystem(enum.StrEnum):
         """The graph's spelling of a package name (DESIGN.md, graph contract)."""
         name = name.strip()
         if self is Ecosystem.PYPI:
-            return canonicalize_name(name)
+            return pep503_name(name)
         if self in (Ecosystem.NUGET, Ecosystem.CARGO, Ecosystem.RUBYGEMS):
             return name.lower()
         return name  # npm as published (legacy mixed-case names exist), maven group:artifact

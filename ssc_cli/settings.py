@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from pydantic import (
+from ssc_cli.deferred_module import defer
+from ssc_cli.egress import parse_rule
+from ssc_cli.errors import ConfigError
+from ssc_cli.models import Ecosystem
+
+# pydantic-settings imports asyncio for a method ssc never calls: asyncio (and ssl with it) loads
+# when something first uses it, not with the settings (ssc_cli/deferred_module.py; issue 8).
+defer("asyncio")
+
+from pydantic import (  # noqa: E402
     AliasChoices,
     BeforeValidator,
     Field,
@@ -19,12 +28,9 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict  # noqa: E402
 
-from ssc_cli.egress import parse_rule
-from ssc_cli.errors import ConfigError
-from ssc_cli.models import Ecosystem
-from ssc_cli.settings_names import check_names
+from ssc_cli.settings_names import check_names  # noqa: E402  (it imports pydantic-settings)
 
 
 def _env(*names: str) -> Any:

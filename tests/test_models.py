@@ -31,6 +31,26 @@ def test_purls(eco: Ecosystem, name: str, purl: str) -> None:
     assert eco.purl(name, "1.0.0") == purl + "@1.0.0"
 
 
+def test_pep503_name_is_what_packaging_returns() -> None:
+    # models.pep503_name spells out packaging's canonicalize_name so that commands reading no
+    # version need not load packaging (issue 8); every string of up to 4 of these characters,
+    # separators, cases and letters whose lower case is longer included, and some real names.
+    import itertools
+
+    from packaging.utils import canonicalize_name
+
+    from ssc_cli.models import pep503_name
+
+    alphabet = "aZ-_.9 İẞ"
+    names = [
+        "".join(chars)
+        for length in range(5)
+        for chars in itertools.product(alphabet, repeat=length)
+    ]
+    names += ["Django", "oslo.concurrency", "zope.interface", "Flask_SQLAlchemy", "a--_..b", "-x-"]
+    assert [pep503_name(n) for n in names] == [canonicalize_name(n) for n in names]
+
+
 def test_name_normalisation() -> None:
     assert Ecosystem.PYPI.normalize_name("Foo_Bar.baz") == "foo-bar-baz"
     assert Ecosystem.NPM.normalize_name("JSONStream") == "JSONStream"  # npm names as published

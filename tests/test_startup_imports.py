@@ -35,7 +35,7 @@ except SystemExit as exc:
 else:
     code = 0
 loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
-print(json.dumps({{"exit": code, "loaded": loaded}}))
+print(json.dumps({{"exit": code, "loaded": loaded, "modules": sorted(sys.modules)}}))
 """
 
 
@@ -72,11 +72,59 @@ def test_help_loads_no_heavy_module(args: tuple[str, ...]) -> None:
     assert data["loaded"] == [], f"`ssc {' '.join(args)}` imported {data['loaded']}"
 
 
-def test_graph_show_loads_only_settings_and_the_store(tmp_path: Path) -> None:
+# Not loaded by `ssc graph show` (fourth round of issue 8): asyncio's own code and what it brings
+# (pydantic-settings imports asyncio, ssc_cli/deferred_module.py defers it), packaging (a PyPI
+# name is normalised without it, models.pep503_name), and no HTTP layer, registry client, queue,
+# vulnerability or licence code of ssc's.
+NOT_IN_GRAPH_SHOW = (
+    "asyncio.events",
+    "asyncio.base_events",
+    "ssl",
+    "concurrent.futures",
+    "packaging",
+    "ssc_cli.http",
+    "ssc_cli.registries.pypi",
+    "ssc_cli.queue",
+    "ssc_cli.vulns",
+    "ssc_cli.licenses",
+    "ssc_cli.pipeline.ingest",
+)
+
+
+def _under(modules: list[str], names: tuple[str, ...]) -> list[str]:
+    """The modules that are one of names or a submodule of one."""
+    return sorted(m for m in modules for name in names if m == name or m.startswith(f"{name}."))
+
+
+@pytest.mark.parametrize("ecosystem", ["pypi", "npm"])
+def test_graph_show_loads_only_settings_and_the_store(tmp_path: Path, ecosystem: str) -> None:
     # No graph there: exit 2 after reading the settings and opening the SQLite store.
-    data = _loaded_by("graph", "show", "pypi", "requests", home=tmp_path)
+    data = _loaded_by("graph", "show", ecosystem, "Requests_x", home=tmp_path)
     assert data["exit"] == 2
     assert data["loaded"] == list(SETTINGS), data["loaded"]
+    modules: list[str] = data["modules"]  # type: ignore[assignment]
+    assert "ssc_cli.graph.sqlite" in modules  # it got as far as the store
+    assert _under(modules, NOT_IN_GRAPH_SHOW) == []
+    # asyncio itself is there: the stand-in pydantic-settings imported, its code not run yet.
+    assert "asyncio" in modules
+
+
+@pytest.mark.parametrize("json_flag", [(), ("--json",)])
+def test_graph_show_of_a_package_in_the_graph_loads_none_of_them(
+    tmp_path: Path, json_flag: tuple[str, ...]
+) -> None:
+    # The same with a graph to read: the name normalised (PEP 503), its versions and edges read.
+    from ssc_cli.graph.sqlite import SqliteStore
+    from tests.graph_stores import pkg, req, ver
+
+    (tmp_path / "data").mkdir()
+    store = SqliteStore(tmp_path / "data" / "graph.sqlite")
+    store.migrate()
+    store.write_packages([pkg("demo-pkg", [ver("1.0", [req("dep", ">=1")])])])
+    store.close()
+    data = _loaded_by("graph", "show", "pypi", "Demo_Pkg", *json_flag, home=tmp_path)
+    assert data["exit"] == 0
+    assert _under(data["modules"], NOT_IN_GRAPH_SHOW) == []  # type: ignore[arg-type]
 
 
 def test_a_locked_job_on_sqlite_loads_no_neo4j_driver(tmp_path: Path) -> None:
