@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ssc_cli.errors import MalformedPayload
 from ssc_cli.registries.pypi import parse
 from tests.reliability.strategies import json_values, mutated, nasty_text, survives
 
@@ -70,6 +73,32 @@ def test_json_api_documents_leave_only_malformed_payload(doc: Any) -> None:
         parse.repository_url(project.info)
         for files in project.releases.values():
             parse.release_date(files)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(mutated(VALID), json_values(["info", "releases", "urls", "name", "version"])))
+def test_decoding_bytes_agrees_with_parsing_the_decoded_document(doc: Any) -> None:
+    """decode_project (issue 16) accepts what parse_project accepts, as the same project, and
+    returns (does not raise) a MalformedPayload for a document parse_project rejects."""
+    body = json.dumps(doc).encode()
+    try:
+        expected: Any = parse.parse_project(doc, URL)
+    except MalformedPayload as exc:
+        expected = exc
+    decoded = parse.decode_project(body, URL)
+    if isinstance(expected, MalformedPayload):
+        assert isinstance(decoded, MalformedPayload) and decoded.url == URL
+        assert str(decoded).startswith(f"{URL}: unexpected JSON API document (")
+    else:
+        assert decoded == expected
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"not json", b"\xff\xfe", b"[" * 5000, b'{"info": }'])
+def test_a_body_that_is_not_json_raises_malformed_payload(body: bytes) -> None:
+    """Not JSON (the HTTP layer fetches it again) is raised; a wrong shape is returned instead."""
+    with pytest.raises(MalformedPayload, match="body is not valid JSON"):
+        parse.decode_project(body, URL)
+    assert isinstance(parse.decode_project(b"[]", URL), MalformedPayload)
 
 
 @settings(max_examples=80, deadline=None)
