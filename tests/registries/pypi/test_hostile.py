@@ -107,3 +107,26 @@ def test_simple_listings_and_project_pages(body: bytes) -> None:
     for content_type in ("application/vnd.pypi.simple.v1+json", "text/html"):
         survives(lambda t=content_type: parse.parse_simple_listing(body, t, URL), URL)
         survives(lambda t=content_type: parse.parse_simple_project(body, t, URL), URL)
+
+
+def test_json_that_only_json_loads_reads_is_still_read() -> None:
+    """Lone surrogate escapes and deep nesting, which pydantic's parser refuses, decode as before."""
+    doc = json.loads(json.dumps(VALID))
+    doc["info"]["name"] = "victim\ud800"
+    doc["info"]["description"] = [[[[[]]]]] * 2 + [json.loads("[" * 300 + "]" * 300)]
+    body = json.dumps(doc).encode()
+    assert parse.decode_project(body, URL) == parse.parse_project(json.loads(body), URL)
+
+
+def test_requires_dist_entries_are_parsed_once_and_never_shared() -> None:
+    """Each distinct entry is parsed once (issue 16); the records built from it are new each
+    time, so joining `b>=1` and `b<3` into one edge does not leak into a later `b>=1`."""
+    parse._requirement_fields.cache_clear()
+    joined = parse.requirements(["b>=1", "b<3", "c (==2.*)"])
+    again = parse.requirements(["b>=1", "c (==2.*)"])
+    assert [(r.name, r.raw_constraints, r.constraints) for r in joined] == [
+        ("b", ">=1,<3", ">=1, <3"),
+        ("c", "==2.*", ">=2, <3"),
+    ]
+    assert [(r.name, r.raw_constraints) for r in again] == [("b", ">=1"), ("c", "==2.*")]
+    assert parse._requirement_fields.cache_info().hits == 2
