@@ -214,6 +214,7 @@ class Http:
         )
         # httpcore's own pool scans itself quadratically on every request (ssc_cli/http_pool.py).
         self.linear_pool = http_pool.install(transport._pool)
+        self.fast_locks = http_pool.fast_locks()
         self._client = httpx.AsyncClient(
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip"},
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
