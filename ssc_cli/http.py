@@ -232,9 +232,11 @@ class Http:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-        if self._cache is not None:
-            self._cache.close()
+        try:
+            await self._client.aclose()
+        finally:
+            if self._cache is not None:
+                self._cache.close()  # writes the entries it still holds (http_cache.py)
 
     # -- where requests may go -------------------------------------------------------------
 

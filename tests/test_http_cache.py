@@ -71,3 +71,25 @@ def test_entries_wait_in_memory_only_so_long_or_so_large(
     cache.store("http://registry/big", "", HEADERS, b"x" * http_cache.WRITE_BYTES)
     assert _on_disk(tmp_path, "http://registry/big") is not None
     cache.close()
+
+
+def test_closing_the_http_layer_writes_held_entries_even_when_its_client_fails_to_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from ssc_cli.http import Http, HttpConfig
+
+    async def broken(self: object) -> None:
+        raise RuntimeError("transport already torn down")
+
+    async def go() -> None:
+        http = Http(HttpConfig(user_agent="ssc-test/1", cache_dir=tmp_path))
+        assert http._cache is not None
+        http._cache.store("http://registry/kept", "", HEADERS, b"1")
+        monkeypatch.setattr(type(http._client), "aclose", broken)
+        with pytest.raises(RuntimeError):
+            await http.aclose()
+
+    asyncio.run(go())
+    assert _on_disk(tmp_path, "http://registry/kept") is not None
