@@ -98,6 +98,18 @@ class HttpCounters:
         return asdict(self)
 
 
+class SetCookieJar(httpx.Cookies):
+    """The client's cookies, read only from responses that set one. httpx hands every response
+    to `http.cookiejar`, building a urllib request and an email message from it first (about
+    16 us of a request's CPU, issue 16); the jar reads nothing but Set-Cookie and Set-Cookie2,
+    so skipping responses without either keeps exactly the cookies it kept before."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
 @dataclass(slots=True)
 class HostLimits:
     """Politeness for one host: a token-bucket rate (None = unlimited) and an in-flight cap."""
@@ -202,6 +214,7 @@ class Http:
         )
         # httpcore's own pool scans itself quadratically on every request (ssc_cli/http_pool.py).
         self.linear_pool = http_pool.install(transport._pool)
+        self.fast_locks = http_pool.fast_locks()
         self._client = httpx.AsyncClient(
             headers={"User-Agent": config.user_agent, "Accept-Encoding": "gzip"},
             timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
@@ -209,6 +222,8 @@ class Http:
             follow_redirects=False,
             transport=transport,
         )
+        # Not through the `cookies` setter, which copies whatever it is given into a plain jar.
+        self._client._cookies = SetCookieJar()
 
     async def __aenter__(self) -> Http:
         return self
@@ -217,9 +232,11 @@ class Http:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-        if self._cache is not None:
-            self._cache.close()
+        try:
+            await self._client.aclose()
+        finally:
+            if self._cache is not None:
+                self._cache.close()  # writes the entries it still holds (http_cache.py)
 
     # -- where requests may go -------------------------------------------------------------
 
@@ -230,17 +247,24 @@ class Http:
             rules = (*self.config.egress.rules, Rule(target.host, target.port))
             self.config.egress = EgressPolicy(rules, self.config.egress.setting)
 
-    def check(self, url: str, *, via: str | None = None) -> None:
-        """Raise UrlRefused, counted and remembered, when url is outside the egress policy."""
+    def check(self, url: str, *, via: str | None = None) -> httpx.URL | str:
+        """Raise UrlRefused, counted and remembered, when url is outside the egress policy; else
+        the URL as httpx parsed it, which is what is then sent, so that a request's URL is parsed
+        once, not once here and again by httpx (issue 16). Without a policy a URL httpx cannot
+        parse comes back as it is, for httpx to reject as before."""
         policy = self.config.egress
-        if policy is None:
-            return
         try:
-            reason = policy.refusal(target_of(url))
-        except ValueError as exc:
-            reason = f"unparseable URL ({exc})"
-        if reason is None:
-            return
+            parsed: httpx.URL | None = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            parsed, problem = None, f"unparseable URL ({exc})"
+        if policy is None:
+            return parsed if parsed is not None else url
+        if parsed is not None:
+            reason = policy.refusal(_target(parsed))
+            if reason is None:
+                return parsed
+        else:
+            reason = problem
         shown = redact_url(url)
         self.counters.refused += 1
         self.refusals.append((shown, reason))
@@ -268,8 +292,8 @@ class Http:
             return self.config.concurrency_override
         return self._limits.get(_host_of(base_url), self.config.default_limits).concurrency
 
-    def _host(self, url: str) -> _Host:
-        key = _host_of(url)
+    def _host(self, key: str) -> _Host:
+        """The limits of one host (netloc), built on its first request."""
         host = self._hosts.get(key)
         if host is None:
             limits = self._limits.get(key, self.config.default_limits)
@@ -425,12 +449,12 @@ class Http:
         sink: Path | None = None,
     ) -> HttpResponse:
         """One request, its redirects followed hop by hop, each hop checked before it is sent."""
-        self.check(url)
+        target = self.check(url)
         current, via = url, None
         for _ in range(MAX_REDIRECTS + 1):
             if via is not None:
-                self.check(current, via=via)
-            response = await self._send_one(method, current, headers, max_bytes, sink)
+                target = self.check(current, via=via)
+            response = await self._send_one(method, current, target, headers, max_bytes, sink)
             location = response.headers.get("location")
             if response.status not in REDIRECT_STATUSES or not location:
                 return HttpResponse(
@@ -455,12 +479,15 @@ class Http:
         self,
         method: str,
         url: str,
+        target: httpx.URL | str,
         headers: Mapping[str, str],
         max_bytes: int,
         sink: Path | None,
     ) -> HttpResponse:
-        host = self._host(url)
-        login = self.config.credentials.get(_host_of(url))
+        """One hop: url (the text, for messages and limits) is sent as target (its parse)."""
+        key = _host_of(url)
+        host = self._host(key)
+        login = self.config.credentials.get(key)
         auth = httpx.BasicAuth(*login) if login is not None else httpx.USE_CLIENT_DEFAULT
         attempt = 0
         while True:
@@ -470,7 +497,9 @@ class Http:
             async with host.semaphore:
                 self.counters.requests += 1
                 try:
-                    async with self._client.stream(method, url, headers=headers, auth=auth) as resp:
+                    async with self._client.stream(
+                        method, target, headers=headers, auth=auth
+                    ) as resp:
                         status = resp.status_code
                         if status in REDIRECT_STATUSES and resp.headers.get("location"):
                             return HttpResponse(url, status, dict(resp.headers), b"")
@@ -565,6 +594,10 @@ def target_of(url: str) -> Target:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise ValueError(str(exc)) from exc
+    return _target(parsed)
+
+
+def _target(parsed: httpx.URL) -> Target:
     scheme = parsed.scheme.lower()
     host = parsed.raw_host.decode("ascii", errors="replace").strip("[]").rstrip(".").lower()
     return Target(

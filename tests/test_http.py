@@ -6,10 +6,13 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from httpx import _urls as httpx_urls
 
+from ssc_cli.egress import EgressPolicy
 from ssc_cli.errors import HttpStatusError, MalformedPayload, PayloadTooLarge, RegistryUnavailable
-from ssc_cli.http import Http, HttpConfig
+from ssc_cli.http import Http, HttpConfig, target_of
 from tests.fakeregistry.server import FakeRegistry, Faults, Request, Response, json_response
 
 
@@ -222,3 +225,63 @@ def test_credentials_go_as_basic_auth_to_their_host_only(
     mine, theirs = run(go())
     assert mine == {"authorization": "Basic Y2k6dG9rZW4="}  # ci:token
     assert theirs == {"authorization": None}
+
+
+class Cookies:
+    """/set answers with a Set-Cookie header; /show echoes the Cookie header it was sent."""
+
+    def handle(self, request: Request) -> Response:
+        if request.path == "/set":
+            return Response(200, b"{}", {"Set-Cookie": "lb=node-2; Path=/"})
+        return json_response({"cookie": request.headers.get("cookie")})
+
+
+def test_cookies_are_kept_and_the_jar_reads_only_responses_that_set_one(
+    fake_registry: FakeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry's cookie still comes back on the next request, as httpx's own jar does; the
+    jar (http.cookiejar, most of a response's bookkeeping) is not run for a response without
+    Set-Cookie (issue 16)."""
+    fake_registry.mount("cookies", Cookies())
+    base = fake_registry.url("cookies")
+    seen: list[str] = []
+    jar_extract = httpx.Cookies.extract_cookies
+
+    def counted(self: httpx.Cookies, response: httpx.Response) -> None:
+        seen.append(response.request.url.path)
+        jar_extract(self, response)
+
+    monkeypatch.setattr(httpx.Cookies, "extract_cookies", counted)
+
+    async def go() -> list[object]:
+        async with Http(config(tmp_path, cache_dir=None)) as http:
+            before = await http.get_json(base + "/show")
+            await http.get(base + "/set")
+            return [before, await http.get_json(base + "/show")]
+
+    assert run(go()) == [{"cookie": None}, {"cookie": "lb=node-2"}]
+    assert seen == ["/cookies/set"]
+
+
+def test_a_request_url_is_parsed_once(
+    server: FakeRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The egress check's parse of a URL is the one sent: httpx does not parse it again."""
+    calls: list[str] = []
+    parse = httpx_urls.urlparse
+
+    def counted(url: str = "", **kwargs: object) -> object:
+        calls.append(url)
+        return parse(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(httpx_urls, "urlparse", counted)
+    url = server.url("echo") + "/json"
+    policy = EgressPolicy.build([target_of(url)], ())
+
+    async def go() -> object:
+        async with Http(config(tmp_path, egress=policy)) as http:
+            calls.clear()
+            return await http.get_json(url)
+
+    assert run(go()) == {"ok": True, "ua": "ssc-test/1"}
+    assert calls.count(url) == 1

@@ -126,3 +126,33 @@ def test_a_connection_the_server_closed_is_never_reused(
 
     assert asyncio.run(go()) == 0
     assert len(_ClosesAfterEachResponse.connections) == 5
+
+
+def test_httpcore_locks_are_taken_without_a_pass_of_the_event_loop(tmp_path: Path) -> None:
+    """A free httpcore lock is taken at once (anyio's fast_acquire), not after yielding to the
+    event loop (issue 16); a held one still excludes, and waiters get it in turn."""
+    from httpcore import _synchronization
+
+    async def go() -> tuple[bool, list[int], list[str]]:
+        async with Http(config(tmp_path)) as http:
+            installed = http.fast_locks
+        lock = _synchronization.AsyncLock()
+        ran: list[int] = []
+        asyncio.get_running_loop().call_soon(ran.append, 1)  # runs on the loop's next pass
+        async with lock:
+            before = list(ran)
+        order: list[str] = []
+
+        async def hold(name: str) -> None:
+            async with lock:
+                order.append(f"{name} in")
+                await asyncio.sleep(0.01)
+                order.append(f"{name} out")
+
+        await asyncio.gather(hold("a"), hold("b"))
+        return installed, before, order
+
+    installed, before, order = asyncio.run(go())
+    assert installed
+    assert before == []  # stock anyio locks yield first, and the callback would have run
+    assert order == ["a in", "a out", "b in", "b out"]

@@ -107,10 +107,9 @@ class PyPIRegistry:
         normalized = canonicalize_name(name)
         url = f"{self.base}/pypi/{normalized}/json"
         try:
-            data = await self.http.get_json(url)
+            project = await self._project(url)
         except HttpStatusError as exc:
             raise_not_found(exc, self.ecosystem, normalized)
-        project = parse.parse_project(data, url)
         info = project.info
         have = known.versions if known else frozenset()
         latest = info.version
@@ -157,12 +156,20 @@ class PyPIRegistry:
             return latest_info
         url = f"{self.base}/pypi/{name}/{version}/json"
         try:
-            data = await self.http.get_json(url)
+            project = await self._project(url)
         except HttpStatusError as exc:
             if exc.status == 404:  # a release the version endpoint cannot resolve: no metadata
                 return parse.PyPIInfo(name=name, version=version, requires_dist=[])
             raise
-        return parse.parse_project(data, url).info
+        return project.info
+
+    async def _project(self, url: str) -> parse.PyPIProject:
+        """A JSON API document: a body that is not JSON is fetched again (then raised), one of
+        the wrong shape raised as it is (schema drift)."""
+        project = await self.http.get_parsed(url, lambda r: parse.decode_project(r.content, url))
+        if isinstance(project, MalformedPayload):
+            raise project
+        return project
 
     async def _import_names(self, project: parse.PyPIProject) -> list[str]:
         """From the newest release's wheel (central directory by range), else a capped sdist."""

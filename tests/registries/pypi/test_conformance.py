@@ -50,6 +50,16 @@ def test_json_api_documents_parse_into_records(path: Path) -> None:
     assert isinstance(signals, dict)
 
 
+@pytest.mark.parametrize("path", [p for p in PAYLOADS if p.name.startswith("json-api")], ids=_id)
+def test_decoding_from_bytes_gives_the_same_project(path: Path) -> None:
+    """decode_project (pydantic's JSON parser, issue 16) reads a genuine document as json.loads
+    then parse_project did, field for field."""
+    body = path.read_bytes()
+    decoded = parse.decode_project(body, str(path))
+    assert isinstance(decoded, parse.PyPIProject)
+    assert decoded == parse.parse_project(json.loads(body), str(path))
+
+
 def test_celery_extras_are_not_edges_and_markers_are_kept() -> None:
     require_real_fixtures("pypi")
     path = next(p for p in PAYLOADS if p.name == "json-api-celery.json")
