@@ -3,9 +3,7 @@ the module every `import` gets (issue 8: pydantic-settings' asyncio)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
 import textwrap
 import threading
@@ -17,6 +15,7 @@ import pytest
 
 from ssc_cli.deferred_module import DeferredModule, defer
 from tests.conftest import REPO
+from tests.fresh_python import last_json, run_fresh
 
 # A package whose code counts its runs in a file beside it, with a submodule and a slow start
 # (so two threads can meet in it).
@@ -171,17 +170,9 @@ print(json.dumps({
 def test_asyncio_works_after_the_settings_deferred_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSC_")}
     env |= {"PYTHONPATH": str(REPO), "SSC_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run(
-        [sys.executable, "-c", ASYNCIO_AFTER_SETTINGS],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    result = run_fresh(ASYNCIO_AFTER_SETTINGS, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+    assert last_json(result) == {
         "ran_before_use": False,
         "result": 8,
         "plain": True,

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
+from tests.fresh_python import last_json, run_fresh
 
 HEAVY = ("redis", "neo4j", "httpx", "pymongo", "univers", "cvss", "license_expression", "pydantic")
 # What a command that reads settings loads anyway (pydantic-settings is built on pydantic).
@@ -47,17 +46,9 @@ def _loaded_by(*args: str, home: Path | None = None) -> dict[str, object]:
     if home is not None:  # a command that runs: its own data dir, the embedded SQLite graph
         env = {k: v for k, v in env.items() if not k.startswith(_LEAKY)}
         env |= {"SSC_DATA_DIR": str(home / "data"), "SSC_CACHE_DIR": str(home / "cache")}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(list(args))],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home or REPO,
-        timeout=60,
-        check=False,
-    )
+    result = run_fresh(PROBE.format(heavy=HEAVY), json.dumps(list(args)), env=env, cwd=home or REPO)
     assert result.returncode == 0, result.stderr
-    data: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    data: dict[str, object] = last_json(result)
     return data
 
 
@@ -185,17 +176,9 @@ def test_ingest_loads_no_driver_before_its_first_request(tmp_path: Path) -> None
         "SSC_PYPI_URL": f"http://127.0.0.1:{port}",
         "SSC_HTTP_RATE_LIMIT": "off",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", FIRST_REQUEST],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    result = run_fresh(FIRST_REQUEST, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = last_json(result)
     assert "httpx" in loaded  # the probe saw the first request, not an early exit
     early = sorted(
         m
@@ -231,10 +214,9 @@ except SystemExit as exc:
 def test_ssc_runs_where_click_is_not_installed(
     tmp_path: Path, args: tuple[str, ...], env: dict[str, str], expected: int
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_CLICK, json.dumps(list(args))],
-        capture_output=True,
-        text=True,
+    result = run_fresh(
+        WITHOUT_CLICK,
+        json.dumps(list(args)),
         env={
             **{k: v for k, v in os.environ.items() if not k.startswith("SSC_")},
             "PYTHONPATH": str(REPO),
@@ -243,8 +225,6 @@ def test_ssc_runs_where_click_is_not_installed(
             **env,
         },
         cwd=tmp_path,
-        timeout=60,
-        check=False,
     )
     assert "Traceback" not in result.stderr, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"exit": expected}, result.stderr
+    assert last_json(result) == {"exit": expected}, result.stderr
