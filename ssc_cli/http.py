@@ -7,17 +7,14 @@ client lives here (DESIGN.md, HTTP politeness). Only this module imports httpx.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
 import random
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from ssc_cli import http_pool, json_payload
 from ssc_cli.egress import DEFAULT_PORTS, EgressPolicy, Rule, Target
@@ -31,6 +28,7 @@ from ssc_cli.errors import (
     UrlRefused,
 )
 from ssc_cli.http_cache import ResponseCache, conditional_headers, variant_of
+from ssc_cli.http_limits import HostGate, HostLimits, TokenBucket, host_key, retry_after
 from ssc_cli.settings import Settings, redact_url
 
 
@@ -59,7 +57,6 @@ T = TypeVar("T")
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
-_RETRY_AFTER_CAP = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,42 +105,6 @@ class SetCookieJar(httpx.Cookies):
         headers = response.headers
         if "set-cookie" in headers or "set-cookie2" in headers:
             super().extract_cookies(response)
-
-
-@dataclass(slots=True)
-class HostLimits:
-    """Politeness for one host: a token-bucket rate (None = unlimited) and an in-flight cap."""
-
-    rate: float | None
-    concurrency: int
-
-
-class TokenBucket:
-    """Classic token bucket; a burst of one second's worth of tokens."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.capacity = max(1.0, rate)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-        self.lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self.lock:
-            while True:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1.0:
-                    self.tokens -= 1.0
-                    return
-                await asyncio.sleep((1.0 - self.tokens) / self.rate)
-
-
-@dataclass
-class _Host:
-    semaphore: asyncio.Semaphore
-    bucket: TokenBucket | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +167,7 @@ class Http:
         self.config = config
         self.counters = HttpCounters()
         self._limits: dict[str, HostLimits] = {}
-        self._hosts: dict[str, _Host] = {}
+        self._hosts: dict[str, HostGate] = {}
         self._cache = ResponseCache(config.cache_dir) if config.cache_dir is not None else None
         self.refusals: list[tuple[str, str]] = []  # (redacted URL, reason), for the run
         transport = httpx.AsyncHTTPTransport(
@@ -283,23 +244,23 @@ class Http:
 
     def limit_host(self, base_url: str, *, rate: float | None, concurrency: int) -> None:
         """Declare the politeness of the host serving base_url (call before the first request)."""
-        self._limits[_host_of(base_url)] = HostLimits(rate, concurrency)
-        self._hosts.pop(_host_of(base_url), None)
+        self._limits[host_key(base_url)] = HostLimits(rate, concurrency)
+        self._hosts.pop(host_key(base_url), None)
 
     def host_concurrency(self, base_url: str) -> int:
         """In-flight cap in force for the host of base_url."""
         if self.config.concurrency_override is not None:
             return self.config.concurrency_override
-        return self._limits.get(_host_of(base_url), self.config.default_limits).concurrency
+        return self._limits.get(host_key(base_url), self.config.default_limits).concurrency
 
-    def _host(self, key: str) -> _Host:
+    def _host(self, key: str) -> HostGate:
         """The limits of one host (netloc), built on its first request."""
         host = self._hosts.get(key)
         if host is None:
             limits = self._limits.get(key, self.config.default_limits)
             concurrency = self.config.concurrency_override or limits.concurrency
             rate = limits.rate if self.config.rate_limits else None
-            host = _Host(asyncio.Semaphore(concurrency), TokenBucket(rate) if rate else None)
+            host = HostGate(asyncio.Semaphore(concurrency), TokenBucket(rate) if rate else None)
             self._hosts[key] = host
         return host
 
@@ -485,7 +446,7 @@ class Http:
         sink: Path | None,
     ) -> HttpResponse:
         """One hop: url (the text, for messages and limits) is sent as target (its parse)."""
-        key = _host_of(url)
+        key = host_key(url)
         host = self._host(key)
         login = self.config.credentials.get(key)
         auth = httpx.BasicAuth(*login) if login is not None else httpx.USE_CLIENT_DEFAULT
@@ -504,7 +465,7 @@ class Http:
                         if status in REDIRECT_STATUSES and resp.headers.get("location"):
                             return HttpResponse(url, status, dict(resp.headers), b"")
                         if status in RETRY_STATUSES and attempt < self.config.retries:
-                            delay = _retry_after(resp.headers) or self._backoff(attempt)
+                            delay = retry_after(resp.headers) or self._backoff(attempt)
                             log.debug(
                                 "%s answered %s; retry %d in %.2fs", url, status, attempt + 1, delay
                             )
@@ -603,23 +564,3 @@ def _target(parsed: httpx.URL) -> Target:
     return Target(
         scheme, host, parsed.port or DEFAULT_PORTS.get(scheme), userinfo=bool(parsed.userinfo)
     )
-
-
-def _host_of(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.netloc.lower()
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), _RETRY_AFTER_CAP)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, min(when.timestamp() - time.time(), _RETRY_AFTER_CAP))
