@@ -28,6 +28,23 @@ def real_mongo_uri() -> str:
     return mongo_uri()
 
 
+def pypi_advisory(ident: str, name: str, vector: str | None = None) -> dict[str, Any]:
+    """An OSV record naming every version of one PyPI package, scored by vector if given."""
+    record: dict[str, Any] = {
+        "id": ident,
+        "modified": "2024-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    }
+    if vector is not None:
+        record["severity"] = [{"type": "CVSS_V3", "score": vector}]
+    return record
+
+
 class Populated:
     """A source plus a way to change its records (a new sync, a new dump) between calls."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 from ssc_cli.pipeline.drain import DrainOptions, drain
 from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.queue.stream import DeadLetter, Entry
-from ssc_cli.registries.interface import ChangeSet, StoreView
+from tests.queue.fetch_only import FetchOnlyRegistry
 
 PYPI = Ecosystem.PYPI
 
@@ -65,23 +65,12 @@ class StubbornQueue:
         return None
 
 
-class SlowRegistry:
+class SlowRegistry(FetchOnlyRegistry):
     """Answers every package after a delay long enough for the heartbeat to start."""
-
-    ecosystem = PYPI
 
     async def fetch(self, name: str, known: KnownPackage | None = None) -> PackageRecord:
         await asyncio.sleep(0.3)
         return PackageRecord(PYPI, name, [VersionRecord(name="1.0")])
-
-    def list_names(self) -> AsyncIterator[str]:
-        raise AssertionError("not used")
-
-    async def changes(self, view: StoreView) -> ChangeSet:
-        raise AssertionError("not used")
-
-    def listing_cursor(self) -> dict[str, Any] | None:
-        return None
 
 
 @pytest.mark.timeout(30)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import redis
 import redis.asyncio
@@ -16,17 +14,15 @@ from ssc_cli.models import Ecosystem, KnownPackage, PackageRecord, VersionRecord
 from ssc_cli.pipeline.drain import DrainOptions, DrainSummary, drain
 from ssc_cli.queue.message import ExtractionMessage
 from ssc_cli.queue.stream import ExtractionStream, StreamConfig
-from ssc_cli.registries.interface import ChangeSet, StoreView
+from tests.queue.fetch_only import FetchOnlyRegistry
 
 PYPI = Ecosystem.PYPI
 STREAM, GROUP, DLQ = "s", "g", "s-dlq"
 
 
-class SettlingRegistry:
+class SettlingRegistry(FetchOnlyRegistry):
     """Answers every package; while it does, the consumer the entries were first delivered to
     (stalled, say, through a Redis restart) comes back and acks everything it held."""
-
-    ecosystem = PYPI
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -40,15 +36,6 @@ class SettlingRegistry:
         rows = self.client.xpending_range(STREAM, GROUP, min="-", max="+", count=100)
         self.client.xack(STREAM, GROUP, *[row["message_id"] for row in rows])
         return PackageRecord(PYPI, name, [VersionRecord(name="1.0")])
-
-    def list_names(self) -> AsyncIterator[str]:
-        raise AssertionError("not used")
-
-    async def changes(self, view: StoreView) -> ChangeSet:
-        raise AssertionError("not used")
-
-    def listing_cursor(self) -> dict[str, Any] | None:
-        return None
 
 
 def _drain(url: str, store: SqliteStore, registry: SettlingRegistry) -> DrainSummary:

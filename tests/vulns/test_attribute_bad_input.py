@@ -13,27 +13,13 @@ from ssc_cli.pipeline.vulns import AttributeOptions, attribute
 from tests.conftest import Ssc
 from tests.fakeregistry import pypi
 from tests.fakeregistry.server import FakeRegistry
-from tests.vuln_sources import Populated
+from tests.vuln_sources import Populated, pypi_advisory
 
 BAD_DOCUMENT = {"id": "GHSA-bad", "affected": [{"package": {"ecosystem": "PyPI", "name": "p"}}]}
 
 
-def record(ident: str, vector: str, name: str = "p") -> dict[str, object]:
-    return {
-        "id": ident,
-        "modified": "2024-01-01T00:00:00Z",
-        "affected": [
-            {
-                "package": {"ecosystem": "PyPI", "name": name},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
-            }
-        ],
-        "severity": [{"type": "CVSS_V3", "score": vector}],
-    }
-
-
-GOOD = record("GHSA-good", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
-BAD_VECTOR = record("GHSA-vec", "CVSS:3.1/AV:N/AC:Q")
+GOOD = pypi_advisory("GHSA-good", "p", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+BAD_VECTOR = pypi_advisory("GHSA-vec", "p", "CVSS:3.1/AV:N/AC:Q")
 
 
 def test_a_mongodb_document_that_does_not_validate_is_named_and_the_rest_attributed(
@@ -89,7 +75,7 @@ def test_vulns_attribute_exits_1_naming_the_bad_documents(
         assert "invalid record: GHSA-bad: modified: Field required" in plain.stderr
         # Inline attribution names them in the ingest's summary too.
         fake_registry.mount("pypi", pypi.synthetic(2, versions=1, deps=0))
-        populated.put([record("GHSA-vec2", "CVSS:3.1/AV:N/AC:Q", name="pkg-00001")])
+        populated.put([pypi_advisory("GHSA-vec2", "pkg-00001", "CVSS:3.1/AV:N/AC:Q")])
         inline = ssc.json("ingest", "pypi", env=env)["vulnerabilities"]
         assert [v["id"] for v in inline["rejected_vectors"]] == ["GHSA-vec2"]
         assert inline["invalid_records"] == []

@@ -16,21 +16,9 @@ from ssc_cli.pipeline.vulns import ATTRIBUTE_CURSOR, AttributeOptions, SyncOptio
 from ssc_cli.vulns.interface import parse_advisory
 from ssc_cli.vulns.osv import Loaded, OsvStore
 from ssc_cli.vulns.sync import BATCH
+from tests.vuln_sources import pypi_advisory
 
 PYPI = Ecosystem.PYPI
-
-
-def record(ident: str, name: str) -> dict[str, Any]:
-    return {
-        "id": ident,
-        "modified": "2024-01-01T00:00:00Z",
-        "affected": [
-            {
-                "package": {"ecosystem": "PyPI", "name": name},
-                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
-            }
-        ],
-    }
 
 
 def test_sigterm_ends_an_attribution_between_batches_and_keeps_the_cursor(
@@ -47,7 +35,10 @@ def test_sigterm_ends_an_attribution_between_batches_and_keeps_the_cursor(
             ]
         )
         osv.upsert(
-            [Loaded(parse_advisory(r), r) for r in [record(f"A-{i}", f"p{i}") for i in range(10)]]
+            [
+                Loaded(parse_advisory(r), r)
+                for r in [pypi_advisory(f"A-{i}", f"p{i}") for i in range(10)]
+            ]
         )
         options = AttributeOptions(batch_size=4)
         with stop_on_signals() as stop:
@@ -90,7 +81,7 @@ def test_sigterm_ends_a_sync_between_batches_with_the_written_records_kept(
     records.mkdir()
     total = BATCH * 2 + 100
     for i in range(total):
-        (records / f"A-{i:05}.json").write_text(json.dumps(record(f"A-{i:05}", f"p{i}")))
+        (records / f"A-{i:05}.json").write_text(json.dumps(pypi_advisory(f"A-{i:05}", f"p{i}")))
     store = SqliteStore(tmp_path / "graph.sqlite")
     osv = SignallingStore(tmp_path / "osv.sqlite")
     try:
